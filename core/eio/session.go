@@ -214,7 +214,9 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 			return s.violation(now, &Error{Code: ErrUnexpectedPacket, Detail: "ping from client"})
 		}
 		s.heartBy = now.Add(s.handshake.PingInterval + s.handshake.PingTimeout)
-		s.push(Packet{Type: Pong, Data: p.Data})
+		// The pong carries no data: p.Data aliases the caller's buffer,
+		// which must not outlive this call in the output queue.
+		s.push(Packet{Type: Pong})
 	case Pong:
 		if s.role == RoleServer {
 			s.heartBy = time.Time{}
@@ -308,9 +310,10 @@ func (s *Session) Deadline() (t time.Time, ok bool) {
 
 // Send queues packets for the peer, all or none. When the queue is over its
 // limits a volatile send is dropped with ErrQueueFull, and any other closes
-// the session as a slow consumer and returns ErrSlowConsumer.
+// the session as a slow consumer and returns ErrSlowConsumer. A client may
+// send while it waits for the handshake; the packets wait in the queue.
 func (s *Session) Send(volatile bool, pkts ...Packet) error {
-	if s.state != StateOpen {
+	if s.state == StateClosed {
 		return ErrClosed
 	}
 	n := 0
@@ -330,9 +333,13 @@ func (s *Session) Send(volatile bool, pkts ...Packet) error {
 	return nil
 }
 
-// Close closes the session for reason r. On polling a close packet is queued
-// for the peer; the caller flushes the output and then ends the transport.
+// Close closes the session for reason r (ReasonNone counts as
+// ReasonForcedClose). On polling a close packet is queued for the peer; the
+// caller flushes the output and then ends the transport.
 func (s *Session) Close(r Reason) {
+	if r == ReasonNone {
+		r = ReasonForcedClose
+	}
 	s.close(r, nil)
 }
 
@@ -381,8 +388,13 @@ func (s *Session) StartProbe(now time.Time) error {
 
 // HandleProbePacket handles a packet that arrived on the WebSocket being
 // probed. Anything out of order abandons the probe (EventProbeAbort) and is
-// returned as an error; the session goes on over polling.
+// returned as an error; the session goes on over polling. Once the upgrade
+// is done the probe is the active transport, and its packets are handled as
+// by HandlePacket.
 func (s *Session) HandleProbePacket(now time.Time, p Packet) error {
+	if s.up == upDone {
+		return s.HandlePacket(now, p)
+	}
 	if s.state != StateOpen || !s.Upgrading() {
 		return nil
 	}
@@ -404,8 +416,14 @@ func (s *Session) HandleProbePacket(now time.Time, p Packet) error {
 }
 
 // HandleProbeFrame decodes a frame of the WebSocket being probed and handles
-// its packet.
+// its packet; once the upgrade is done, as HandleFrame does.
 func (s *Session) HandleProbeFrame(now time.Time, frame []byte, binary bool) error {
+	if s.up == upDone {
+		return s.HandleFrame(now, frame, binary)
+	}
+	if s.state != StateOpen || !s.Upgrading() {
+		return nil
+	}
 	if len(frame) > s.cfg.Limits.MaxPayload {
 		err := &Error{Code: ErrPayloadTooLarge, Limit: s.cfg.Limits.MaxPayload}
 		s.abortProbe(err)
@@ -419,19 +437,22 @@ func (s *Session) HandleProbeFrame(now time.Time, frame []byte, binary bool) err
 	return s.HandleProbePacket(now, p)
 }
 
-// HandleProbeClose reports that the probe WebSocket ended before the
-// upgrade finished.
+// HandleProbeClose reports that the probe WebSocket ended. Before the
+// upgrade finished it abandons the probe (EventProbeAbort, polling goes on);
+// after, the probe is the active transport and the session closes with
+// ReasonTransportClose.
 func (s *Session) HandleProbeClose(now time.Time) {
-	if s.Upgrading() {
-		s.up = upNone
-		s.upgradeBy = time.Time{}
-		s.probeOut = s.probeOut[:0]
+	if s.up == upDone {
+		s.HandleTransportClose(now, nil)
+		return
 	}
+	s.abortProbe(nil)
 }
 
 // CompleteUpgrade finishes a client's upgrade once polling has paused: it
 // queues the upgrade packet on the probe, which becomes the active
-// transport, with every packet queued meanwhile.
+// transport, with every packet queued meanwhile. The upgrade packet goes out
+// first whether the caller then calls TakeProbeOutput or TakeOutput.
 func (s *Session) CompleteUpgrade(now time.Time) error {
 	if s.role != RoleClient || s.state != StateOpen || s.up != upProbed {
 		return ErrUpgrade
@@ -489,6 +510,11 @@ func (s *Session) TakeOutput(dst []Packet) []Packet {
 	if s.PollingPaused() {
 		return dst
 	}
+	if s.up == upDone && len(s.probeOut) > 0 {
+		// The probe became the active transport before its last packets
+		// (the client's upgrade) were taken: they go first.
+		dst = s.TakeProbeOutput(dst)
+	}
 	if len(s.out) == 0 {
 		if s.role == RoleServer && s.up == upProbed && s.state == StateOpen {
 			dst = append(dst, Packet{Type: Noop})
@@ -505,7 +531,7 @@ func (s *Session) TakeOutput(dst []Packet) []Packet {
 // of payload: it takes whole packets from the head of the queue while they
 // fit (always at least one).
 func (s *Session) TakeOutputLimit(dst []Packet, max int) []Packet {
-	if s.PollingPaused() || len(s.out) == 0 || max <= 0 {
+	if s.PollingPaused() || len(s.out) == 0 || max <= 0 || s.transport == WebSocket {
 		return s.TakeOutput(dst)
 	}
 	n, size := 0, 0
@@ -543,5 +569,5 @@ func (s *Session) HasOutput() bool {
 	if s.PollingPaused() {
 		return false
 	}
-	return len(s.out) > 0 || (s.role == RoleServer && s.up == upProbed && s.state == StateOpen)
+	return len(s.out) > 0 || (s.up == upDone && len(s.probeOut) > 0) || (s.role == RoleServer && s.up == upProbed && s.state == StateOpen)
 }

@@ -1,0 +1,306 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/core/sio"
+)
+
+// BroadcastFlags modify a broadcast.
+type BroadcastFlags struct {
+	// Volatile packets may be dropped when a client's queue is full.
+	Volatile bool
+	// Local broadcasts stay on this node.
+	Local bool
+	// NoCompress asks the transport not to compress the packet.
+	NoCompress bool
+	// Timeout bounds the wait for acknowledgements.
+	Timeout time.Duration
+}
+
+// BroadcastOptions select the sockets a broadcast or request reaches: those
+// in any of Rooms (every socket when Rooms is empty), less those in any of
+// Except.
+type BroadcastOptions struct {
+	Rooms  []string
+	Except []string
+	Flags  BroadcastFlags
+}
+
+// Outgoing is a packet on its way to many sockets: its Socket.IO form, and
+// its Engine.IO frames encoded once and shared by every recipient.
+type Outgoing struct {
+	Packet sio.Packet
+	once   sync.Once
+	frames []eio.Packet
+}
+
+// Frames returns the Engine.IO packets of o: the text packet, then one
+// binary message per attachment. The slices are shared; never modify them.
+func (o *Outgoing) Frames() []eio.Packet {
+	o.once.Do(func() {
+		o.frames = make([]eio.Packet, 1, 1+len(o.Packet.Attachments))
+		o.frames[0] = textFrame(&o.Packet)
+		for _, a := range o.Packet.Attachments {
+			o.frames = append(o.frames, eio.Packet{Type: eio.Message, Binary: true, Data: a})
+		}
+	})
+	return o.frames
+}
+
+// SocketInfo describes a socket anywhere in the cluster, as FetchSockets
+// returns it.
+type SocketInfo struct {
+	ID        string
+	Handshake Handshake
+	Rooms     []string
+	Data      any
+}
+
+// Adapter keeps the rooms of one namespace and carries its broadcasts and
+// requests. The in-memory [MemoryAdapter] serves one process; a cluster
+// adapter wraps it and adds the other nodes. Every method is safe for
+// concurrent use.
+type Adapter interface {
+	// AddAll puts socket id in rooms. Delivery: immediate, local.
+	AddAll(id string, rooms []string)
+	// Del takes socket id out of room.
+	Del(id, room string)
+	// DelAll takes socket id out of every room.
+	DelAll(id string)
+	// SocketRooms lists the rooms of a local socket.
+	SocketRooms(id string) []string
+	// Sockets lists the local sockets in any of rooms (every one if empty).
+	Sockets(rooms []string) []string
+
+	// Broadcast delivers p to the matching sockets: local ones at once, and
+	// those of other nodes at most once unless opts.Flags.Local.
+	Broadcast(p *Outgoing, opts *BroadcastOptions)
+	// BroadcastWithAck is Broadcast where every reached socket answers:
+	// clientCount is called once per node with the number of sockets it
+	// reached, ack once per answer. p.Packet.ID is the ack id.
+	BroadcastWithAck(p *Outgoing, opts *BroadcastOptions, clientCount func(int), ack func(Args))
+
+	// FetchSockets lists the matching sockets of every node.
+	FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]SocketInfo, error)
+	// AddSockets makes the matching sockets of every node join rooms.
+	AddSockets(opts *BroadcastOptions, rooms []string)
+	// DelSockets makes the matching sockets of every node leave rooms.
+	DelSockets(opts *BroadcastOptions, rooms []string)
+	// DisconnectSockets disconnects the matching sockets of every node;
+	// close also closes their underlying connections.
+	DisconnectSockets(opts *BroadcastOptions, close bool)
+	// ServerSideEmit sends an event to the other nodes' namespace of the same
+	// name. With ack non-nil, each node's answer comes to ack, and done is
+	// called once with the number of nodes that were asked.
+	ServerSideEmit(event string, args []any, ack func(Args), done func(int)) error
+	// ServerCount is the number of nodes, this one included.
+	ServerCount(ctx context.Context) (int, error)
+	// Close releases what the adapter holds.
+	Close() error
+}
+
+// AdapterFactory makes the adapter of a namespace.
+type AdapterFactory func(nsp *Namespace) Adapter
+
+// MemoryAdapter is the adapter of a single process: rooms in memory, every
+// broadcast delivered locally. Cluster adapters embed it for their local
+// half.
+type MemoryAdapter struct {
+	nsp   *Namespace
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{} // room -> socket ids
+	sids  map[string]map[string]struct{} // socket id -> rooms
+}
+
+// NewMemoryAdapter is the AdapterFactory of the in-memory adapter.
+func NewMemoryAdapter(nsp *Namespace) Adapter { return newMemoryAdapter(nsp) }
+
+func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+	return &MemoryAdapter{
+		nsp:   nsp,
+		rooms: make(map[string]map[string]struct{}),
+		sids:  make(map[string]map[string]struct{}),
+	}
+}
+
+// NewLocalAdapter returns the in-memory adapter of nsp, for cluster adapters
+// to embed.
+func NewLocalAdapter(nsp *Namespace) *MemoryAdapter { return newMemoryAdapter(nsp) }
+
+func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	set := a.sids[id]
+	if set == nil {
+		set = make(map[string]struct{}, len(rooms))
+		a.sids[id] = set
+	}
+	for _, r := range rooms {
+		set[r] = struct{}{}
+		m := a.rooms[r]
+		if m == nil {
+			m = make(map[string]struct{})
+			a.rooms[r] = m
+		}
+		m[id] = struct{}{}
+	}
+}
+
+func (a *MemoryAdapter) Del(id, room string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if set := a.sids[id]; set != nil {
+		delete(set, room)
+	}
+	a.delFromRoom(id, room)
+}
+
+func (a *MemoryAdapter) delFromRoom(id, room string) {
+	if m := a.rooms[room]; m != nil {
+		delete(m, id)
+		if len(m) == 0 {
+			delete(a.rooms, room)
+		}
+	}
+}
+
+func (a *MemoryAdapter) DelAll(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r := range a.sids[id] {
+		a.delFromRoom(id, r)
+	}
+	delete(a.sids, id)
+}
+
+func (a *MemoryAdapter) SocketRooms(id string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	set := a.sids[id]
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (a *MemoryAdapter) Sockets(rooms []string) []string {
+	var out []string
+	a.apply(&BroadcastOptions{Rooms: rooms}, func(s *Socket) { out = append(out, s.id) })
+	return out
+}
+
+// Apply calls fn for each local socket matching opts. fn must not join or
+// leave rooms: collect first when that is needed.
+func (a *MemoryAdapter) Apply(opts *BroadcastOptions, fn func(*Socket)) { a.apply(opts, fn) }
+
+func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	except := func(id string) bool {
+		for _, r := range opts.Except {
+			if _, ok := a.rooms[r][id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	if len(opts.Rooms) == 0 {
+		a.nsp.eachSocket(func(s *Socket) {
+			if !except(s.id) {
+				fn(s)
+			}
+		})
+		return
+	}
+	var seen map[string]struct{}
+	if len(opts.Rooms) > 1 {
+		seen = make(map[string]struct{})
+	}
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if seen != nil {
+				if _, dup := seen[id]; dup {
+					continue
+				}
+				seen[id] = struct{}{}
+			}
+			if except(id) {
+				continue
+			}
+			if s := a.nsp.socket(id); s != nil {
+				fn(s)
+			}
+		}
+	}
+}
+
+func (a *MemoryAdapter) Broadcast(p *Outgoing, opts *BroadcastOptions) {
+	frames := p.Frames()
+	a.apply(opts, func(s *Socket) { s.conn.send(frames, opts.Flags.Volatile) })
+}
+
+func (a *MemoryAdapter) BroadcastWithAck(p *Outgoing, opts *BroadcastOptions, clientCount func(int), ack func(Args)) {
+	frames := p.Frames()
+	var targets []*Socket
+	a.apply(opts, func(s *Socket) { targets = append(targets, s) })
+	clientCount(len(targets))
+	deadline := a.nsp.srv.deadline(opts.Flags.Timeout)
+	for _, s := range targets {
+		s.addAck(p.Packet.ID, deadline, func(args Args, err error) {
+			if err == nil {
+				ack(args)
+			}
+		})
+		s.conn.send(frames, opts.Flags.Volatile)
+	}
+}
+
+func (a *MemoryAdapter) FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]SocketInfo, error) {
+	var out []SocketInfo
+	var found []*Socket
+	a.apply(opts, func(s *Socket) { found = append(found, s) })
+	for _, s := range found {
+		out = append(out, s.Info())
+	}
+	return out, nil
+}
+
+func (a *MemoryAdapter) AddSockets(opts *BroadcastOptions, rooms []string) {
+	var found []*Socket
+	a.apply(opts, func(s *Socket) { found = append(found, s) })
+	for _, s := range found {
+		s.Join(rooms...)
+	}
+}
+
+func (a *MemoryAdapter) DelSockets(opts *BroadcastOptions, rooms []string) {
+	var found []*Socket
+	a.apply(opts, func(s *Socket) { found = append(found, s) })
+	for _, s := range found {
+		s.Leave(rooms...)
+	}
+}
+
+func (a *MemoryAdapter) DisconnectSockets(opts *BroadcastOptions, close bool) {
+	var found []*Socket
+	a.apply(opts, func(s *Socket) { found = append(found, s) })
+	for _, s := range found {
+		s.Disconnect(close)
+	}
+}
+
+func (a *MemoryAdapter) ServerSideEmit(event string, args []any, ack func(Args), done func(int)) error {
+	if done != nil {
+		done(0)
+	}
+	return nil
+}
+
+func (a *MemoryAdapter) ServerCount(ctx context.Context) (int, error) { return 1, nil }
+
+func (a *MemoryAdapter) Close() error { return nil }

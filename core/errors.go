@@ -1,0 +1,38 @@
+package core
+
+import (
+	"errors"
+)
+
+var (
+	// ErrDisconnected is returned when emitting on a socket that is no
+	// longer connected, and given to the ack callbacks pending when a socket
+	// disconnects.
+	ErrDisconnected = errors.New("sio: socket disconnected")
+	// ErrAckTimeout is given to an ack callback whose answer did not come in
+	// time. Its text is the reference's.
+	ErrAckTimeout = errors.New("operation has timed out")
+	// ErrReservedEvent is returned when emitting a reserved event name.
+	ErrReservedEvent = errors.New("sio: reserved event name")
+	// ErrNoAckWithBroadcast... is returned when an operator cannot carry an
+	// acknowledgement.
+	ErrAckNotSupported = errors.New("sio: acknowledgements are not supported here")
+)
+
+// ConnectError refuses a namespace connection from a middleware. Message and
+// Data reach the client's connect_error handler as err.message and err.data.
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// reserved names cannot be emitted by users.
+func reserved(event string) bool {
+	switch event {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,468 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-go/sio/core/sio"
+)
+
+type handlerEntry struct {
+	h    EventHandler
+	once bool
+	id   uint64
+}
+
+// Socket is one client's connection to one namespace.
+type Socket struct {
+	id   string
+	nsp  *Namespace
+	conn *Conn
+	hs   Handshake
+
+	connected atomic.Bool
+	closed    atomic.Bool // refused or disconnected: never joins again
+
+	mu              sync.Mutex
+	handlers        map[string][]handlerEntry
+	anyHandlers     []handlerEntry
+	anyOut          []func(event string, args []any)
+	onDisconnecting []func(reason string)
+	onDisconnect    []func(reason string)
+	nextHandler     uint64
+	acks            sio.AckTable[AckFunc]
+	data            any
+}
+
+// ID is the socket's id, unique in its namespace; the socket is always in
+// the room of that name.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Conn is the connection the socket rides on.
+func (s *Socket) Conn() *Conn { return s.conn }
+
+// Handshake is what the client presented: request headers, query, address,
+// and the auth payload of its namespace connect.
+func (s *Socket) Handshake() *Handshake { return &s.hs }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.connected.Load() }
+
+// Data returns the application's data attached to the socket.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches the application's data to the socket; FetchSockets
+// reports it (as JSON across nodes).
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Info describes the socket as FetchSockets does.
+func (s *Socket) Info() SocketInfo {
+	return SocketInfo{ID: s.id, Handshake: s.hs, Rooms: s.Rooms(), Data: s.Data()}
+}
+
+// On adds a handler for event and returns a function that removes it.
+func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
+
+// Once adds a handler that runs for the next event only.
+func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(event, h, true) }
+
+func (s *Socket) on(event string, h EventHandler, once bool) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = make(map[string][]handlerEntry)
+	}
+	s.nextHandler++
+	id := s.nextHandler
+	s.handlers[event] = append(s.handlers[event], handlerEntry{h: h, once: once, id: id})
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.handlers[event] = removeHandler(s.handlers[event], id)
+		if len(s.handlers[event]) == 0 {
+			delete(s.handlers, event)
+		}
+	}
+}
+
+func removeHandler(list []handlerEntry, id uint64) []handlerEntry {
+	for i, e := range list {
+		if e.id == id {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// Off removes every handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny adds a handler that sees every incoming event before its own
+// handlers, and returns a function that removes it.
+func (s *Socket) OnAny(h EventHandler) (off func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextHandler++
+	id := s.nextHandler
+	s.anyHandlers = append(s.anyHandlers, handlerEntry{h: h, id: id})
+	return func() {
+		s.mu.Lock()
+		s.anyHandlers = removeHandler(s.anyHandlers, id)
+		s.mu.Unlock()
+	}
+}
+
+// OnAnyOutgoing adds a listener that sees every event emitted to this
+// socket alone (not broadcasts), before it is sent.
+func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyOut = append(s.anyOut, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting adds a handler run when the socket is about to leave,
+// while it is still in its rooms.
+func (s *Socket) OnDisconnecting(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a handler run once the socket has left, with the
+// reason: "client namespace disconnect", "server namespace disconnect",
+// "transport close", "transport error", "ping timeout", "parse error",
+// "forced close", "server shutting down".
+func (s *Socket) OnDisconnect(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, fn)
+	s.mu.Unlock()
+}
+
+// Join puts the socket in rooms.
+func (s *Socket) Join(rooms ...string) {
+	if s.closed.Load() {
+		return
+	}
+	s.nsp.adapter.AddAll(s.id, rooms)
+}
+
+// Leave takes the socket out of rooms.
+func (s *Socket) Leave(rooms ...string) {
+	for _, r := range rooms {
+		s.nsp.adapter.Del(s.id, r)
+	}
+}
+
+// Rooms lists the socket's rooms.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+
+// Emit sends an event to this socket.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, nil, 0, false)
+}
+
+// EmitAck sends an event and calls ack with the client's answer (or
+// ErrDisconnected).
+func (s *Socket) EmitAck(event string, ack AckFunc, args ...any) error {
+	return s.emit(event, args, ack, 0, false)
+}
+
+// EmitWithAck sends an event and waits for the client's answer, until ctx
+// ends.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
+		id, err := s.emitID(event, args, ack, 0, false)
+		return func() { s.cancelAck(id) }, err
+	})
+}
+
+// Volatile returns an emitter whose events may be dropped when the
+// client's queue is full.
+func (s *Socket) Volatile() *SocketEmitter { return &SocketEmitter{s: s, volatile: true} }
+
+// Timeout returns an emitter whose acknowledgements time out after d with
+// ErrAckTimeout.
+func (s *Socket) Timeout(d time.Duration) *SocketEmitter { return &SocketEmitter{s: s, timeout: d} }
+
+// Compress returns an emitter with the compression flag set to c. The flag
+// is advisory: the transport decides.
+func (s *Socket) Compress(c bool) *SocketEmitter { return &SocketEmitter{s: s} }
+
+// To broadcasts to rooms, leaving this socket out.
+func (s *Socket) To(rooms ...string) *BroadcastOperator {
+	return s.broadcast().To(rooms...)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...string) *BroadcastOperator { return s.To(rooms...) }
+
+// Except broadcasts to every socket but those in rooms and this one.
+func (s *Socket) Except(rooms ...string) *BroadcastOperator {
+	return s.broadcast().Except(rooms...)
+}
+
+// Broadcast is the operator that reaches every socket of the namespace but
+// this one.
+func (s *Socket) Broadcast() *BroadcastOperator { return s.broadcast() }
+
+func (s *Socket) broadcast() *BroadcastOperator {
+	op := s.nsp.operator()
+	op.opts.Except = []string{s.id}
+	return op
+}
+
+// Disconnect sends the client a namespace disconnect; with close, every
+// socket of the connection is disconnected and the connection closed.
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.conn.disconnectAll()
+		return
+	}
+	if !s.Connected() {
+		return
+	}
+	p := sio.Packet{Type: sio.Disconnect, Namespace: s.nsp.name}
+	_ = s.conn.sendPacket(&p, false)
+	s.onclose("server namespace disconnect")
+}
+
+// SocketEmitter emits to one socket with flags.
+type SocketEmitter struct {
+	s        *Socket
+	volatile bool
+	timeout  time.Duration
+}
+
+// Volatile sets the volatile flag.
+func (e *SocketEmitter) Volatile() *SocketEmitter { c := *e; c.volatile = true; return &c }
+
+// Timeout sets the ack timeout.
+func (e *SocketEmitter) Timeout(d time.Duration) *SocketEmitter { c := *e; c.timeout = d; return &c }
+
+// Emit sends an event.
+func (e *SocketEmitter) Emit(event string, args ...any) error {
+	return e.s.emit(event, args, nil, e.timeout, e.volatile)
+}
+
+// EmitAck sends an event and calls ack with the answer, ErrAckTimeout or
+// ErrDisconnected.
+func (e *SocketEmitter) EmitAck(event string, ack AckFunc, args ...any) error {
+	return e.s.emit(event, args, ack, e.timeout, e.volatile)
+}
+
+// EmitWithAck sends an event and waits for the answer, the timeout, or the
+// end of ctx.
+func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
+		id, err := e.s.emitID(event, args, ack, e.timeout, e.volatile)
+		return func() { e.s.cancelAck(id) }, err
+	})
+}
+
+func emitWithAck(ctx context.Context, start func(AckFunc) (cancel func(), err error)) (Args, error) {
+	type answer struct {
+		args Args
+		err  error
+	}
+	ch := make(chan answer, 1)
+	cancel, err := start(func(args Args, err error) { ch <- answer{args, err} })
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case a := <-ch:
+		return a.args, a.err
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Socket) emit(event string, args []any, ack AckFunc, timeout time.Duration, volatile bool) error {
+	_, err := s.emitID(event, args, ack, timeout, volatile)
+	return err
+}
+
+func (s *Socket) emitID(event string, args []any, ack AckFunc, timeout time.Duration, volatile bool) (int64, error) {
+	if reserved(event) {
+		return 0, ErrReservedEvent
+	}
+	if !s.Connected() {
+		return 0, ErrDisconnected
+	}
+	s.mu.Lock()
+	anyOut := s.anyOut
+	s.mu.Unlock()
+	for _, fn := range anyOut {
+		fn(event, args)
+	}
+	var id int64
+	if ack != nil {
+		id = s.nsp.ackIDs.Add(1) - 1
+	}
+	p, err := encodePacket(sio.Event, s.nsp.name, id, ack != nil, event, args)
+	if err != nil {
+		return 0, err
+	}
+	if ack != nil {
+		s.addAck(id, s.nsp.srv.deadline(timeout), ack)
+	}
+	if err := s.conn.sendPacket(&p, volatile); err != nil {
+		if ack != nil {
+			if fn, ok := s.takeAck(id); ok {
+				fn(nil, err)
+			}
+		}
+		return id, err
+	}
+	return id, nil
+}
+
+func (s *Socket) addAck(id int64, deadline time.Time, fn AckFunc) {
+	var d int64
+	if !deadline.IsZero() {
+		d = deadline.UnixNano()
+	}
+	s.mu.Lock()
+	s.acks.Put(id, fn, d)
+	s.mu.Unlock()
+	if d != 0 {
+		s.conn.wakeup()
+	}
+}
+
+func (s *Socket) takeAck(id int64) (AckFunc, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acks.Resolve(id)
+}
+
+func (s *Socket) cancelAck(id int64) { s.takeAck(id) }
+
+func (s *Socket) ackDeadline() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.acks.NextDeadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, d), true
+}
+
+func (s *Socket) expireAcks(now time.Time) {
+	var due []AckFunc
+	s.mu.Lock()
+	s.acks.Expire(now.UnixNano(), func(_ int64, fn AckFunc) { due = append(due, fn) })
+	s.mu.Unlock()
+	for _, fn := range due {
+		fn(nil, ErrAckTimeout)
+	}
+}
+
+func (s *Socket) sendAck(id int64, args []any) error {
+	if !s.Connected() {
+		return ErrDisconnected
+	}
+	p, err := encodePacket(sio.Ack, s.nsp.name, id, true, "", args)
+	if err != nil {
+		return err
+	}
+	return s.conn.sendPacket(&p, false)
+}
+
+// handle runs the handlers of an event or ack packet from the client.
+func (s *Socket) handle(p *sio.Packet) error {
+	args, err := sio.SplitArgs(p)
+	if err != nil {
+		return err
+	}
+	switch p.Type {
+	case sio.Ack, sio.BinaryAck:
+		if fn, ok := s.takeAck(p.ID); ok {
+			fn(Args(args), nil)
+		}
+		return nil
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	var name string
+	if err := json.Unmarshal(args[0].JSON, &name); err != nil {
+		// The reference accepts a number as the event name.
+		name = string(args[0].JSON)
+	}
+	e := &Event{Socket: s, Name: name, Args: Args(args[1:]), ackID: p.ID, hasAck: p.HasID}
+	s.mu.Lock()
+	anyH := s.anyHandlers
+	list := s.handlers[name]
+	if len(list) > 0 {
+		kept := list[:0:0]
+		for _, h := range list {
+			if !h.once {
+				kept = append(kept, h)
+			}
+		}
+		if len(kept) != len(list) {
+			if len(kept) == 0 {
+				delete(s.handlers, name)
+			} else {
+				s.handlers[name] = kept
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range anyH {
+		h.h(e)
+	}
+	for _, h := range list {
+		h.h(e)
+	}
+	return nil
+}
+
+// onclose ends the socket: disconnecting handlers, rooms left, pending acks
+// failed, disconnect handlers.
+func (s *Socket) onclose(reason string) {
+	if !s.connected.CompareAndSwap(true, false) {
+		return
+	}
+	s.closed.Store(true)
+	s.mu.Lock()
+	disconnecting := s.onDisconnecting
+	s.mu.Unlock()
+	for _, fn := range disconnecting {
+		fn(reason)
+	}
+	s.nsp.adapter.DelAll(s.id)
+	s.nsp.remove(s)
+	s.conn.removeSocket(s)
+	var pending []AckFunc
+	s.mu.Lock()
+	s.acks.Drain(func(_ int64, fn AckFunc) { pending = append(pending, fn) })
+	disconnect := s.onDisconnect
+	s.mu.Unlock()
+	for _, fn := range pending {
+		fn(nil, ErrDisconnected)
+	}
+	for _, fn := range disconnect {
+		fn(reason)
+	}
+}

@@ -1,0 +1,96 @@
+package httpadapter
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sio-go/sio/core"
+	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/transport"
+)
+
+// Server is a Socket.IO server as an http.Handler. It embeds the core
+// server, whose Of, OfFunc and OfRegexp declare namespaces.
+type Server struct {
+	*core.Server
+	rt *router
+
+	tmu    sync.Mutex
+	timer  *time.Timer
+	closed bool
+}
+
+// New makes a Server.
+func New(opts Options) *Server {
+	cfg := opts.normalize()
+	s := &Server{}
+	s.Server = core.NewServer(core.Config{
+		Engine:               cfg.engine(),
+		ConnectTimeout:       cfg.ConnectTimeout,
+		Limits:               cfg.Limits,
+		MaxNamespacesPerConn: cfg.MaxNamespacesPerConn,
+		Clock:                cfg.Clock,
+		Wake:                 s.rearm,
+		Adapter:              cfg.Adapter,
+		Logger:               cfg.Logger,
+	})
+	s.tmu.Lock()
+	s.timer = time.AfterFunc(time.Hour, s.tick)
+	s.tmu.Unlock()
+	s.rearm()
+	s.rt = newRouter(cfg, func(t eio.Transport, r *http.Request, now time.Time, wake func()) (transport.Conn, error) {
+		return s.Server.NewConn(t, handshakeOf(r, now), now, wake)
+	})
+	return s
+}
+
+func handshakeOf(r *http.Request, now time.Time) core.Handshake {
+	return core.Handshake{
+		Header:  core.Header(r.Header),
+		Query:   r.URL.Query(),
+		Address: remoteAddr(r),
+		Secure:  r.TLS != nil,
+		XDomain: r.Header.Get("Origin") != "",
+		URL:     r.RequestURI,
+		Time:    now,
+	}
+}
+
+// ServeHTTP serves the requests under the path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.ServeHTTP(w, r) }
+
+// Close shuts the server down gracefully: no new sessions; every client is
+// told (a close packet on polling, a close frame on WebSocket) and every
+// socket disconnects with "server shutting down"; Close returns when every
+// session's goroutines have ended, or when ctx ends, after aborting the
+// sessions left.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.rt.shutdown(ctx, s.Server.Close)
+	s.tmu.Lock()
+	s.closed = true
+	s.timer.Stop()
+	s.tmu.Unlock()
+	return err
+}
+
+// tick runs the server-wide timers (broadcast ack timeouts).
+func (s *Server) tick() {
+	s.Server.HandleTimeout(s.rt.cfg.Clock())
+	s.rearm()
+}
+
+func (s *Server) rearm() {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	if s.timer == nil || s.closed || s.Server == nil {
+		return
+	}
+	t, ok := s.Server.Deadline()
+	if !ok {
+		s.timer.Stop()
+		return
+	}
+	s.timer.Reset(max(t.Sub(s.rt.cfg.Clock()), 0))
+}

@@ -1,0 +1,233 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/sio-go/sio/core/eio"
+)
+
+// Conn is the server-side session a Driver serves. core.Conn implements
+// it; so does the raw Engine.IO session of package httpadapter.
+type Conn interface {
+	SID() string
+	HandlePayload(now time.Time, body []byte) error
+	HandleFrame(now time.Time, frame []byte, binary bool) error
+	HandleTransportClose(now time.Time, err error)
+	StartProbe(now time.Time) error
+	HandleProbeFrame(now time.Time, frame []byte, binary bool) error
+	HandleProbeClose(now time.Time)
+	HandleTimeout(now time.Time)
+	TakeOutput(dst []eio.Packet) []eio.Packet
+	TakeOutputLimit(dst []eio.Packet, max int) []eio.Packet
+	TakeProbeOutput(dst []eio.Packet) []eio.Packet
+	HasOutput() bool
+	Deadline() (time.Time, bool)
+	Closed() bool
+	Transport() eio.Transport
+	Upgrading() bool
+}
+
+// Options configure a Driver.
+type Options struct {
+	// Clock is the time source; default time.Now.
+	Clock func() time.Time
+	// MaxPayload bounds a polling body or WebSocket message, in bytes.
+	MaxPayload int
+	// Compression enables per-message deflate on WebSocket when the client
+	// offers it.
+	Compression bool
+	// WriteTimeout bounds one WebSocket write or polling response; a peer
+	// that takes longer is a slow consumer. Default 10s.
+	WriteTimeout time.Duration
+	// FlushGrace is how long a closed polling session waits for a last poll
+	// to collect its final packets. Default 5s.
+	FlushGrace time.Duration
+	// OnDone is called once when the driver has finished: the session is
+	// closed, its output flushed or abandoned, its goroutines ended.
+	OnDone func()
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = eio.DefaultMaxPayload
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.FlushGrace <= 0 {
+		o.FlushGrace = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Driver serves one session: its timer, its wake-ups, its polling requests
+// and its WebSocket. Make it with NewDriver, give its Wake to the session's
+// constructor, then Attach the session.
+type Driver struct {
+	opts Options
+	conn Conn
+
+	pollCh chan struct{} // wakes a pending poll
+	wsCh   chan struct{} // wakes the WebSocket writer
+
+	mu       sync.Mutex
+	timer    *time.Timer
+	getBusy  bool
+	postBusy bool
+	ws       bool // a WebSocket carries the session (or is being probed)
+	wsConn   *websocket.Conn
+	done     bool
+	// graceStarted: the session is closed and waits for a last poll.
+	graceStarted bool
+	wg           sync.WaitGroup // goroutines of the driver
+	finished     chan struct{}
+}
+
+// NewDriver makes a driver; Attach its session before serving requests.
+func NewDriver(opts Options) *Driver {
+	opts.defaults()
+	return &Driver{
+		opts:     opts,
+		pollCh:   make(chan struct{}, 1),
+		wsCh:     make(chan struct{}, 1),
+		finished: make(chan struct{}),
+	}
+}
+
+// Attach binds the session and arms its timer.
+func (d *Driver) Attach(c Conn) {
+	d.mu.Lock()
+	d.conn = c
+	d.timer = time.AfterFunc(time.Hour, d.tick)
+	d.mu.Unlock()
+	d.rearm()
+}
+
+// Conn is the session the driver serves.
+func (d *Driver) Conn() Conn { return d.conn }
+
+// Done is closed when the driver has finished.
+func (d *Driver) Done() <-chan struct{} { return d.finished }
+
+// Wake tells the driver that the session has output or changed state. It
+// never blocks.
+func (d *Driver) Wake() {
+	select {
+	case d.pollCh <- struct{}{}:
+	default:
+	}
+	select {
+	case d.wsCh <- struct{}{}:
+	default:
+	}
+	d.mu.Lock()
+	c, t := d.conn, d.timer
+	d.mu.Unlock()
+	if c != nil && t != nil && c.Closed() {
+		// A close decided elsewhere (a slow consumer, an application's
+		// Close) is handled at once on the timer's goroutine.
+		t.Reset(0)
+	}
+}
+
+func (d *Driver) tick() {
+	c := d.conn
+	c.HandleTimeout(d.opts.Clock())
+	select {
+	case d.pollCh <- struct{}{}:
+	default:
+	}
+	select {
+	case d.wsCh <- struct{}{}:
+	default:
+	}
+	if c.Closed() {
+		d.closedTick()
+		return
+	}
+	d.rearm()
+}
+
+// closedTick finishes a closed polling session once nothing is left to
+// flush, or once the grace for a last poll has passed. A WebSocket session
+// is finished by its own goroutines.
+func (d *Driver) closedTick() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done || d.ws {
+		return
+	}
+	if d.graceStarted || (!d.getBusy && !d.conn.HasOutput()) {
+		d.finishLocked()
+		return
+	}
+	d.graceStarted = true
+	d.timer.Reset(d.opts.FlushGrace)
+}
+
+func (d *Driver) finishLocked() {
+	if d.done {
+		return
+	}
+	d.done = true
+	d.timer.Stop()
+	go func() {
+		d.wg.Wait()
+		if d.opts.OnDone != nil {
+			d.opts.OnDone()
+		}
+		close(d.finished)
+	}()
+}
+
+// finish ends the driver (idempotent).
+func (d *Driver) finish() {
+	d.mu.Lock()
+	d.finishLocked()
+	d.mu.Unlock()
+}
+
+func (d *Driver) rearm() {
+	t, ok := d.conn.Deadline()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done || d.timer == nil {
+		return
+	}
+	if !ok {
+		d.timer.Stop()
+		return
+	}
+	wait := t.Sub(d.opts.Clock())
+	if wait < 0 {
+		wait = 0
+	}
+	d.timer.Reset(wait)
+}
+
+// ErrAborted is the cause of a session ended by Abort.
+var ErrAborted = errors.New("session aborted")
+
+// Abort ends the session at once: its transport is closed without a
+// flush, and the driver finishes.
+func (d *Driver) Abort() {
+	d.conn.HandleTransportClose(d.opts.Clock(), ErrAborted)
+	d.mu.Lock()
+	ws := d.wsConn
+	d.mu.Unlock()
+	if ws != nil {
+		ws.CloseNow()
+	}
+	d.Wake()
+	d.finish()
+}
