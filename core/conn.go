@@ -14,21 +14,16 @@ import (
 var ErrServerClosed = errors.New("sio: server closed")
 
 // Conn is one client connection: an Engine.IO session and the sockets it
-// carries, one per namespace.
+// carries, one per namespace. Its Engine.IO methods (inputs, outputs,
+// Deadline) are the embedded EngineConn's.
 type Conn struct {
-	srv  *Server
-	sid  string
-	hs   Handshake
-	wake func()
+	*EngineConn
+	srv *Server
+	hs  Handshake
 
-	// inMu serialises the inputs and the handlers they run.
-	inMu sync.Mutex
-	dec  sio.Decoder // under inMu
-	done bool        // under inMu: the close has been handled
+	dec sio.Decoder // under EngineConn.inMu
 
-	// mu guards the session and the sockets.
-	mu        sync.Mutex
-	sess      *eio.Session
+	mu        sync.Mutex // guards sockets and connectBy
 	sockets   map[string]*Socket
 	connectBy time.Time
 }
@@ -38,20 +33,15 @@ type Conn struct {
 // locks, whenever output is queued or the state changed; the adapter then
 // takes the output and calls HandleTimeout.
 func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func()) (*Conn, error) {
-	if wake == nil {
-		wake = func() {}
-	}
 	sid := s.cfg.NewID()
 	c := &Conn{
 		srv:       s,
-		sid:       sid,
 		hs:        hs,
-		wake:      wake,
-		sess:      eio.NewServerSession(sid, s.cfg.Engine, t, now),
 		sockets:   make(map[string]*Socket),
 		connectBy: now.Add(s.cfg.ConnectTimeout),
+		dec:       *sio.NewDecoder(s.cfg.Limits),
 	}
-	c.dec = *sio.NewDecoder(s.cfg.Limits)
+	c.EngineConn = NewEngineConn(sid, s.cfg.Engine, t, now, wake, (*connEvents)(c))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -61,132 +51,45 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 	return c, nil
 }
 
-// SID is the Engine.IO session id.
-func (c *Conn) SID() string { return c.sid }
-
 // Handshake is the request that opened the connection.
 func (c *Conn) Handshake() *Handshake { return &c.hs }
 
-// Transport is the transport in use.
-func (c *Conn) Transport() eio.Transport {
+// connEvents is the EngineHandler of a Conn.
+type connEvents Conn
+
+func (h *connEvents) OnMessage(now time.Time, p eio.Packet) { (*Conn)(h).handleMessage(now, p) }
+
+func (h *connEvents) OnClose(r eio.Reason, _ error) { (*Conn)(h).onClose(r) }
+
+func (h *connEvents) OnTimeout(now time.Time) {
+	c := (*Conn)(h)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.Transport()
-}
-
-// Upgrading reports whether a WebSocket probe is under way.
-func (c *Conn) Upgrading() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.Upgrading()
-}
-
-// Closed reports whether the session is closed. Output may remain to flush.
-func (c *Conn) Closed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.State() == eio.StateClosed
-}
-
-// CloseReason is why the connection closed.
-func (c *Conn) CloseReason() eio.Reason {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.Reason()
-}
-
-// Session gives f the Engine.IO session under the connection's lock, for
-// adapters that need more than the methods here.
-func (c *Conn) Session(f func(*eio.Session)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f(c.sess)
-}
-
-// HandlePayload handles a polling request body.
-func (c *Conn) HandlePayload(now time.Time, body []byte) error {
-	return c.input(now, func() error { return c.sess.HandlePayload(now, body) })
-}
-
-// HandleFrame handles a WebSocket frame of the active transport.
-func (c *Conn) HandleFrame(now time.Time, frame []byte, binary bool) error {
-	return c.input(now, func() error { return c.sess.HandleFrame(now, frame, binary) })
-}
-
-// HandleTransportClose reports the end of the active transport.
-func (c *Conn) HandleTransportClose(now time.Time, err error) {
-	_ = c.input(now, func() error { c.sess.HandleTransportClose(now, err); return nil })
-}
-
-// StartProbe begins an upgrade: a WebSocket for this session arrived.
-func (c *Conn) StartProbe(now time.Time) error {
-	return c.input(now, func() error { return c.sess.StartProbe(now) })
-}
-
-// HandleProbeFrame handles a frame of the WebSocket being probed.
-func (c *Conn) HandleProbeFrame(now time.Time, frame []byte, binary bool) error {
-	return c.input(now, func() error { return c.sess.HandleProbeFrame(now, frame, binary) })
-}
-
-// HandleProbeClose reports the end of the probe WebSocket.
-func (c *Conn) HandleProbeClose(now time.Time) {
-	_ = c.input(now, func() error { c.sess.HandleProbeClose(now); return nil })
-}
-
-// HandleTimeout fires the timers due at now (heartbeat, upgrade, connect
-// timeout, ack timeouts) and runs whatever a wake left pending.
-func (c *Conn) HandleTimeout(now time.Time) {
-	_ = c.input(now, func() error {
-		c.sess.HandleTimeout(now)
-		if !c.connectBy.IsZero() && !now.Before(c.connectBy) && len(c.sockets) == 0 {
-			c.sess.Close(eio.ReasonForcedClose)
-		}
-		return nil
-	})
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
+	expired := !c.connectBy.IsZero() && !now.Before(c.connectBy) && len(c.sockets) == 0
+	c.mu.Unlock()
+	if expired {
+		c.closeSession(eio.ReasonForcedClose, nil)
+	}
 	for _, s := range c.socketList() {
 		s.expireAcks(now)
 	}
 }
 
-func (c *Conn) input(now time.Time, f func() error) error {
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
+func (h *connEvents) Deadline() (t time.Time, ok bool) {
+	c := (*Conn)(h)
 	c.mu.Lock()
-	err := f()
+	if !c.connectBy.IsZero() && len(c.sockets) == 0 {
+		t, ok = c.connectBy, true
+	}
 	c.mu.Unlock()
-	c.process(now)
-	if c.HasOutput() {
-		c.wake()
-	}
-	return err
-}
-
-// process handles the session's events; inMu is held, mu is not.
-func (c *Conn) process(now time.Time) {
-	for {
-		c.mu.Lock()
-		ev, ok := c.sess.PollEvent()
-		c.mu.Unlock()
-		if !ok {
-			return
-		}
-		switch ev.Kind {
-		case eio.EventMessage:
-			c.handleMessage(now, ev.Packet)
-		case eio.EventClose:
-			c.onClose(ev.Reason)
-		case eio.EventUpgrade, eio.EventProbeAbort:
-			c.wake()
+	for _, s := range c.socketList() {
+		if d, dok := s.ackDeadline(); dok && (!ok || d.Before(t)) {
+			t, ok = d, true
 		}
 	}
+	return t, ok
 }
 
 func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
-	if c.done {
-		return
-	}
 	var p *sio.Packet
 	var err error
 	if m.Binary {
@@ -195,8 +98,10 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 		p, err = c.dec.DecodeText(m.Data)
 	}
 	if err != nil {
+		// The reference closes the connection with "forced close" when a
+		// Socket.IO packet does not decode.
 		c.srv.log.Debug("sio: bad packet", "sid", c.sid, "err", err)
-		c.closeSession(eio.ReasonParseError, err)
+		c.closeSession(eio.ReasonForcedClose, err)
 		return
 	}
 	if p == nil {
@@ -212,7 +117,8 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 		sock.onclose("client namespace disconnect")
 	case sock != nil && (p.Type == sio.Event || p.Type == sio.BinaryEvent || p.Type == sio.Ack || p.Type == sio.BinaryAck):
 		if err := sock.handle(p); err != nil {
-			c.closeSession(eio.ReasonParseError, err)
+			c.srv.log.Debug("sio: bad arguments", "sid", c.sid, "err", err)
+			c.closeSession(eio.ReasonForcedClose, err)
 		}
 	default:
 		// A packet for a namespace this connection has not joined, a
@@ -224,9 +130,9 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 }
 
 func (c *Conn) closeSession(r eio.Reason, err error) {
-	c.mu.Lock()
+	c.EngineConn.mu.Lock()
 	c.sess.Close(r)
-	c.mu.Unlock()
+	c.EngineConn.mu.Unlock()
 }
 
 type connectAnswer struct {
@@ -277,11 +183,10 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 			return
 		}
 	}
-	c.mu.Lock()
-	if c.sess.State() != eio.StateOpen {
-		c.mu.Unlock()
+	if c.Closed() {
 		return
 	}
+	c.mu.Lock()
 	c.sockets[nsp.name] = s
 	c.connectBy = time.Time{}
 	c.mu.Unlock()
@@ -297,10 +202,6 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 }
 
 func (c *Conn) onClose(r eio.Reason) {
-	if c.done {
-		return
-	}
-	c.done = true
 	reason := r.String()
 	for _, s := range c.socketList() {
 		s.onclose(reason)
@@ -335,68 +236,8 @@ func (c *Conn) disconnectAll() {
 	c.Close(eio.ReasonForcedClose)
 }
 
-// Close closes the connection for reason r. Its sockets see r as their
-// disconnect reason once the adapter calls HandleTimeout after the wake.
-func (c *Conn) Close(r eio.Reason) {
-	c.closeSession(r, nil)
-	c.wake()
-}
-
 func (c *Conn) wakeup() { c.wake() }
 
 func (c *Conn) send(frames []eio.Packet, volatile bool) error {
-	c.mu.Lock()
-	err := c.sess.Send(volatile, frames...)
-	c.mu.Unlock()
-	if err != eio.ErrQueueFull {
-		c.wake()
-	}
-	return err
-}
-
-// HasOutput reports whether TakeOutput would yield packets.
-func (c *Conn) HasOutput() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.HasOutput()
-}
-
-// TakeOutput appends the packets waiting for the active transport to dst.
-func (c *Conn) TakeOutput(dst []eio.Packet) []eio.Packet {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.TakeOutput(dst)
-}
-
-// TakeOutputLimit is TakeOutput bounded to max bytes of polling payload.
-func (c *Conn) TakeOutputLimit(dst []eio.Packet, max int) []eio.Packet {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.TakeOutputLimit(dst, max)
-}
-
-// TakeProbeOutput appends the packets waiting for the probe WebSocket.
-func (c *Conn) TakeProbeOutput(dst []eio.Packet) []eio.Packet {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.TakeProbeOutput(dst)
-}
-
-// Deadline is when HandleTimeout is next due.
-func (c *Conn) Deadline() (time.Time, bool) {
-	c.mu.Lock()
-	t, ok := c.sess.Deadline()
-	if ok && !c.connectBy.IsZero() && len(c.sockets) == 0 && c.connectBy.Before(t) {
-		t = c.connectBy
-	}
-	c.mu.Unlock()
-	if !ok {
-		return t, false
-	}
-	for _, s := range c.socketList() {
-		if d, ok := s.ackDeadline(); ok && d.Before(t) {
-			t = d
-		}
-	}
-	return t, true
+	return c.Send(volatile, frames...)
 }

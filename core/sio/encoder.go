@@ -59,7 +59,7 @@ type Encoder struct {
 // than 1000 deep, a Raw with invalid JSON), dst and atts are returned with
 // their original lengths together with an *[Error].
 func (e *Encoder) AppendArgs(dst []byte, atts [][]byte, args ...any) ([]byte, [][]byte, error) {
-	n0, a0 := len(dst), len(atts)
+	dst0, n0, a0 := dst, len(dst), len(atts)
 	e.atts = atts
 	e.depth = 0
 	dst = append(dst, '[')
@@ -69,14 +69,12 @@ func (e *Encoder) AppendArgs(dst []byte, atts [][]byte, args ...any) ([]byte, []
 			dst = append(dst, ',')
 		}
 		if dst, err = e.appendAny(dst, a); err != nil {
-			break
+			clear(e.atts[a0:]) // drop references to the caller's bytes
+			e.atts = nil
+			return dst0[:n0], atts[:a0], err
 		}
 	}
 	atts, e.atts = e.atts, nil
-	if err != nil {
-		clear(atts[a0:])
-		return dst[:n0], atts[:a0], err
-	}
 	return append(dst, ']'), atts, nil
 }
 
