@@ -14,9 +14,9 @@ var (
 	ErrAckTimeout = errors.New("operation has timed out")
 	// ErrReservedEvent is returned when emitting a reserved event name.
 	ErrReservedEvent = errors.New("sio: reserved event name")
-	// ErrNoAckWithBroadcast... is returned when an operator cannot carry an
-	// acknowledgement.
-	ErrAckNotSupported = errors.New("sio: acknowledgements are not supported here")
+	// ErrAckIDInUse is given to an ack callback whose id is still pending
+	// on the socket from an earlier emit.
+	ErrAckIDInUse = errors.New("sio: ack id in use")
 )
 
 // ConnectError refuses a namespace connection from a middleware. Message and

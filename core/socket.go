@@ -342,8 +342,14 @@ func (s *Socket) addAck(id int64, deadline time.Time, fn AckFunc) {
 		d = deadline.UnixNano()
 	}
 	s.mu.Lock()
-	s.acks.Put(id, fn, d)
+	ok := s.acks.Put(id, fn, d)
 	s.mu.Unlock()
+	if !ok {
+		// The namespace counter came round to an id still pending here
+		// (after 2^63 acks): fail the new one rather than the old.
+		fn(nil, ErrAckIDInUse)
+		return
+	}
 	if d != 0 {
 		s.conn.wakeup()
 	}

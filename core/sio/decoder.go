@@ -61,6 +61,11 @@ func (l Limits) withDefaults() Limits {
 // frames themselves, so the caller hands each frame over and must not modify
 // or reuse it afterwards.
 //
+// Placeholders: each must index an attachment of its packet, and each
+// attachment may be referenced by one placeholder at most, as every
+// Socket.IO encoder writes them (the same buffer sent twice travels twice).
+// This bounds what [Raw.Bind] expands to the size of the attachments.
+//
 // Errors: every error is an *[Error]. After an error the decoder is back in
 // its idle state (any packet awaiting attachments is dropped), so the caller
 // may go on or, more usually, close the connection.
@@ -222,7 +227,7 @@ func checkPayload(typ PacketType, data []byte, off, natt, maxDepth int) error {
 	if typ == Disconnect {
 		return newError(ErrCodeBadPayload, off, "DISCONNECT packet with a payload")
 	}
-	s := scanner{buf: data, base: off, maxDepth: maxDepth, natt: natt}
+	s := scanner{buf: data, base: off, maxDepth: maxDepth, natt: natt, unique: true}
 	kind, err := s.top()
 	if err != nil {
 		return err

@@ -253,6 +253,7 @@ func TestDecodeBadInput(t *testing.T) {
 		{"placeholder huge num", `51-["a",{"_placeholder":true,"num":99999999999999999999999}]`, ErrCodeBadPlaceholder, 8},
 		{"placeholder in non-binary event", `2["a",{"_placeholder":true,"num":0}]`, ErrCodeBadPlaceholder, 6},
 		{"placeholder in connect", `0{"_placeholder":true,"num":0}`, ErrCodeBadPlaceholder, 1},
+		{"placeholder referenced twice", `52-["a",{"_placeholder":true,"num":1},[{"_placeholder":true,"num":1}]]`, ErrCodeBadPlaceholder, 39},
 		{"placeholder escaped key", `51-["a",{"\u005fplaceholder":true,"num":5}]`, ErrCodeBadPlaceholder, 8},
 	}
 	for _, c := range cases {
@@ -409,4 +410,21 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("re-decode of %q: %v %+v", out, err, q)
 		}
 	})
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func TestDecodeManyAttachmentsUnique(t *testing.T) {
+	d := NewDecoder(Limits{MaxAttachments: 100})
+	atts := make([][]byte, 100)
+	for i := range atts {
+		atts[i] = []byte{byte(i)}
+	}
+	p, err := decodeAll(d, binaryEventWire(100), atts...)
+	if err != nil || p == nil || len(p.Attachments) != 100 {
+		t.Fatal(err)
+	}
+	dup := strings.Replace(binaryEventWire(100), `"num":71}`, `"num":70}`, 1)
+	_, err = d.DecodeText([]byte(dup))
+	wantCode(t, err, ErrCodeBadPlaceholder)
 }

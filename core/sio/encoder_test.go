@@ -306,3 +306,41 @@ type textKey struct{ A, B int }
 func (k textKey) MarshalText() ([]byte, error) {
 	return []byte(strconv.Itoa(k.A) + "-" + strconv.Itoa(k.B)), nil
 }
+
+type recA struct {
+	Name string
+	Next *recB
+	Blob []byte
+}
+
+type recB struct {
+	Back  *recA
+	Items map[string]recA
+}
+
+// TestEncoderConcurrentFirstUse builds the codecs of mutually recursive
+// types from several goroutines at once (run with -race).
+func TestEncoderConcurrentFirstUse(t *testing.T) {
+	v := recA{Name: "a", Next: &recB{Items: map[string]recA{"x": {Name: "x", Blob: []byte{1}}}}, Blob: []byte{2}}
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			var e Encoder
+			b, atts, err := e.AppendArgs(nil, nil, v, &v, []recB{*v.Next})
+			if err != nil || len(atts) != 5 {
+				done <- "error"
+				return
+			}
+			done <- string(b)
+		}()
+	}
+	first := <-done
+	for i := 1; i < 8; i++ {
+		if got := <-done; got != first {
+			t.Fatalf("%s != %s", got, first)
+		}
+	}
+	if !strings.Contains(first, `"Items":{"x":{"Name":"x","Next":null,"Blob":{"_placeholder":true,"num":0}}}`) {
+		t.Fatal(first)
+	}
+}

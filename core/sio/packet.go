@@ -36,7 +36,7 @@ func (t PacketType) String() string {
 // isBinary reports whether packets of type t carry an attachment count.
 func (t PacketType) isBinary() bool { return t == BinaryEvent || t == BinaryAck }
 
-// MaxAckID is the largest ack id on the wire: ids are JavaScript numbers,
+// MaxAckID is the largest ack id on the wire: peers hold ids in IEEE 754 doubles,
 // exact up to 2^53-1.
 const MaxAckID = 1<<53 - 1
 

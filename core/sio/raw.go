@@ -31,17 +31,17 @@ func SplitArgs(p *Packet) ([]Raw, error) {
 	if len(p.Data) == 0 {
 		return nil, newError(ErrCodeBadPayload, 0, "packet without arguments")
 	}
-	var tmp [8]span
-	s := scanner{buf: p.Data, maxDepth: maxScanDepth, natt: len(p.Attachments), recordElems: true, elems: tmp[:0]}
-	kind, err := s.top()
+	var tmp [16]span
+	s := scanner{buf: p.Data, maxDepth: maxScanDepth, natt: len(p.Attachments)}
+	elems, kind, err := s.topArray(tmp[:0])
 	if err != nil {
 		return nil, err
 	}
 	if kind != kindArray {
 		return nil, newError(ErrCodeBadPayload, 0, "arguments must be a JSON array")
 	}
-	out := make([]Raw, len(s.elems))
-	for i, sp := range s.elems {
+	out := make([]Raw, len(elems))
+	for i, sp := range elems {
 		out[i] = Raw{JSON: p.Data[sp.start:sp.end:sp.end], Attachments: p.Attachments}
 	}
 	return out, nil

@@ -40,12 +40,13 @@ type scanner struct {
 	maxDepth int
 	natt     int  // placeholders must have num in [0, natt)
 	noPH     bool // treat placeholders as plain objects
+	unique   bool // each attachment may be referenced once
+
+	seen0   uint64   // attachments 0..63 referenced so far, when unique
+	seenBig []uint64 // the same for all attachments, when natt > 64
 
 	recordPH bool
 	phs      []phRef
-
-	recordElems bool
-	elems       []span // elements of the top-level array
 
 	nelems    int  // number of elements of the top-level array
 	firstKind byte // kind of the first element of the top-level array
@@ -61,6 +62,49 @@ func (s *scanner) unexpected() error {
 		return s.fail(ErrCodeSyntax, "unexpected end of JSON")
 	}
 	return s.fail(ErrCodeSyntax, "invalid character "+strconv.QuoteRune(rune(s.buf[s.pos]))+" in JSON")
+}
+
+// topArray scans the whole buffer as one JSON array and appends the spans
+// of its elements to elems. It reports kindNone without error when the
+// buffer holds valid JSON that is not an array.
+func (s *scanner) topArray(elems []span) ([]span, byte, error) {
+	s.skipWS()
+	if s.pos >= len(s.buf) || s.buf[s.pos] != '[' {
+		_, err := s.top()
+		return elems, kindNone, err
+	}
+	s.pos++
+	s.skipWS()
+	if s.pos < len(s.buf) && s.buf[s.pos] == ']' {
+		s.pos++
+	} else {
+		for {
+			s.skipWS()
+			start := s.pos
+			if _, err := s.value(1); err != nil {
+				return elems, kindNone, err
+			}
+			elems = append(elems, span{start, s.pos})
+			s.skipWS()
+			if s.pos >= len(s.buf) {
+				return elems, kindNone, s.unexpected()
+			}
+			c := s.buf[s.pos]
+			s.pos++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				s.pos--
+				return elems, kindNone, s.unexpected()
+			}
+		}
+	}
+	s.skipWS()
+	if s.pos != len(s.buf) {
+		return elems, kindNone, s.fail(ErrCodeSyntax, "invalid character "+strconv.QuoteRune(rune(s.buf[s.pos]))+" after JSON value")
+	}
+	return elems, kindArray, nil
 }
 
 // top scans the whole buffer as one JSON value with optional surrounding
@@ -250,9 +294,6 @@ func (s *scanner) array(depth int) error {
 			if i == 0 {
 				s.firstKind, s.first = k, span{start, s.pos}
 			}
-			if s.recordElems {
-				s.elems = append(s.elems, span{start, s.pos})
-			}
 		}
 		s.skipWS()
 		if s.pos >= len(s.buf) {
@@ -369,10 +410,31 @@ func (s *scanner) object(depth int) error {
 		return newError(ErrCodeBadPlaceholder, s.base+start,
 			"placeholder must be {\"_placeholder\":true,\"num\":N} with integer N in [0,"+strconv.Itoa(s.natt)+")")
 	}
+	if s.unique && s.referenced(n) {
+		return newError(ErrCodeBadPlaceholder, s.base+start, "attachment "+strconv.Itoa(n)+" referenced twice")
+	}
 	if s.recordPH {
 		s.phs = append(s.phs, phRef{obj: span{start, s.pos}, num: num, n: n})
 	}
 	return nil
+}
+
+// referenced marks attachment n as referenced and reports whether it
+// already was.
+func (s *scanner) referenced(n int) bool {
+	if s.natt <= 64 {
+		bit := uint64(1) << n
+		was := s.seen0&bit != 0
+		s.seen0 |= bit
+		return was
+	}
+	if s.seenBig == nil {
+		s.seenBig = make([]uint64, (s.natt+63)/64)
+	}
+	w, bit := n/64, uint64(1)<<(n%64)
+	was := s.seenBig[w]&bit != 0
+	s.seenBig[w] |= bit
+	return was
 }
 
 // smallIndex parses b as plain decimal digits and returns its value if it is
