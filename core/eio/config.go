@@ -57,7 +57,10 @@ const (
 	DefaultMaxQueuedBytes   = 16 << 20
 )
 
-// WithDefaults returns c with every zero field set to its default.
+// WithDefaults returns c with every zero field set to its default. The
+// handshake carries PingInterval and PingTimeout in whole milliseconds, so
+// they are truncated to the millisecond (at least one): a server's timers
+// run on the values its client is told.
 func (c Config) WithDefaults() Config {
 	if c.PingInterval <= 0 {
 		c.PingInterval = DefaultPingInterval
@@ -65,6 +68,8 @@ func (c Config) WithDefaults() Config {
 	if c.PingTimeout <= 0 {
 		c.PingTimeout = DefaultPingTimeout
 	}
+	c.PingInterval = wholeMillis(c.PingInterval)
+	c.PingTimeout = wholeMillis(c.PingTimeout)
 	if c.UpgradeTimeout <= 0 {
 		c.UpgradeTimeout = DefaultUpgradeTimeout
 	}
@@ -76,6 +81,10 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
+}
+
+func wholeMillis(d time.Duration) time.Duration {
+	return max(d.Truncate(time.Millisecond), time.Millisecond)
 }
 
 // Transport is the kind of transport carrying a session.

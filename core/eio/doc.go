@@ -20,8 +20,9 @@
 // Sessions: [NewServerSession] and [NewClientSession]. A session is driven
 // in four groups of calls, always from one goroutine at a time:
 //
-//   - inputs: HandlePacket, HandlePayload, HandleTimeout, HandleTransportClose,
-//     and for the upgrade StartProbe, HandleProbePacket, HandleProbeClose;
+//   - inputs: HandleFrame (or HandlePacket), HandlePayload, HandleTimeout,
+//     HandleTransportClose, and for the upgrade StartProbe, HandleProbeFrame
+//     (or HandleProbePacket), HandleProbeClose;
 //   - commands: Send, Close, and on the client CompleteUpgrade;
 //   - outputs: TakeOutput (packets for the active transport), TakeProbeOutput
 //     (packets for the WebSocket being probed), PollEvent;

@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 )
@@ -129,9 +130,9 @@ func DecodePayload(body []byte, lim Limits, fn func(Packet) error) error {
 	count := 0
 	start := 0
 	for start <= len(body) {
-		end := start
-		for end < len(body) && body[end] != Separator {
-			end++
+		end := len(body)
+		if i := bytes.IndexByte(body[start:], Separator); i >= 0 {
+			end = start + i
 		}
 		count++
 		if count > lim.MaxPacketsPerPayload {

@@ -124,18 +124,24 @@ func (p *pair) count(what string) {
 	}
 }
 
+// chance is true about once in n draws. Rapid favours the ends of a range,
+// so the rare outcome sits in the middle; it shrinks to false.
+func chance(t *rapid.T, label string, n int) bool {
+	return rapid.IntRange(0, n-1).Draw(t, label) == n/2
+}
+
 func newPair(t *rapid.T) *pair {
 	cfg := Config{
 		PingInterval:     time.Duration(rapid.IntRange(50, 1000).Draw(t, "pingInterval")) * ms,
 		PingTimeout:      time.Duration(rapid.IntRange(20, 1000).Draw(t, "pingTimeout")) * ms,
 		UpgradeTimeout:   time.Duration(rapid.IntRange(20, 2000).Draw(t, "upgradeTimeout")) * ms,
-		AllowUpgrades:    rapid.IntRange(0, 4).Draw(t, "allowUpgrades") > 0,
+		AllowUpgrades:    !chance(t, "noUpgrades", 5),
 		MaxQueuedPackets: rapid.IntRange(3, 40).Draw(t, "maxQueuedPackets"),
 		MaxQueuedBytes:   rapid.IntRange(150, 3000).Draw(t, "maxQueuedBytes"),
 		Limits:           Limits{MaxPayload: rapid.IntRange(100, 5000).Draw(t, "maxPayload")},
 	}
 	tr := Polling
-	if rapid.IntRange(0, 4).Draw(t, "websocketFirst") == 0 {
+	if chance(t, "websocketFirst", 4) {
 		tr = WebSocket
 	}
 	p := &pair{
@@ -174,7 +180,7 @@ func (p *pair) send(pe *peer) {
 	}
 	volatile := rapid.Bool().Draw(p.t, "volatile")
 	n := 1
-	if rapid.IntRange(0, 5).Draw(p.t, "multi") == 0 {
+	if chance(p.t, "multi", 6) {
 		n = rapid.IntRange(0, 3).Draw(p.t, "n")
 	}
 	pkts := make([]Packet, n)
@@ -185,7 +191,7 @@ func (p *pair) send(pe *peer) {
 		pe.nextSeq++
 		filler := fillers[rapid.IntRange(0, len(fillers)-1).Draw(p.t, "filler")]
 		m := sentMsg{seq: seq}
-		if rapid.IntRange(0, 3).Draw(p.t, "binary") == 0 {
+		if chance(p.t, "binary", 4) {
 			m.binary = true
 			m.data = append([]byte{pe.name[0], byte(seq >> 24), byte(seq >> 16), byte(seq >> 8), byte(seq), Separator}, filler...)
 		} else {
@@ -361,7 +367,8 @@ func (p *pair) srvFrame(f wsFrame) {
 	active := s.Transport() == WebSocket
 	p.logf("server gets frame %q (binary %v)", f.data, f.binary)
 	var err error
-	if p.ws.probe {
+	if p.ws.probe && (!active || chance(p.t, "probeFrame", 2)) {
+		// Once upgraded, a driver may go on with the probe's calls.
 		err = s.HandleProbeFrame(p.now, f.data, f.binary)
 	} else {
 		err = s.HandleFrame(p.now, f.data, f.binary)
@@ -380,7 +387,7 @@ func (p *pair) cliFrame(f wsFrame) {
 	wasOpening := c.State() == StateOpening
 	p.logf("client gets frame %q (binary %v)", f.data, f.binary)
 	var err error
-	if p.ws.probe {
+	if p.ws.probe && (!active || chance(p.t, "probeFrame", 2)) {
 		err = c.HandleProbeFrame(p.now, f.data, f.binary)
 	} else {
 		err = c.HandleFrame(p.now, f.data, f.binary)
@@ -580,9 +587,16 @@ func (p *pair) flush() {
 				} else {
 					frames = &p.ws.c2s
 				}
-				pkts := pe.s.TakeProbeOutput(nil)
-				if pe.s.Transport() == WebSocket {
+				// A driver may take either output first.
+				var pkts []Packet
+				if pe.s.Transport() == WebSocket && chance(p.t, "outputFirst", 2) {
 					pkts = pe.s.TakeOutput(pkts)
+					pkts = pe.s.TakeProbeOutput(pkts)
+				} else {
+					pkts = pe.s.TakeProbeOutput(pkts)
+					if pe.s.Transport() == WebSocket {
+						pkts = pe.s.TakeOutput(pkts)
+					}
 				}
 				for _, q := range pkts {
 					f, binary := AppendFrame(nil, q)
@@ -904,16 +918,16 @@ func TestModel_Pair(t *testing.T) {
 			"advance": func(t *rapid.T) {
 				beat := p.cfg.PingInterval + p.cfg.PingTimeout
 				var d time.Duration
-				switch rapid.IntRange(0, 39).Draw(t, "scale") {
-				case 0: // a large jump: whoever waits for the other times out
+				switch {
+				case chance(t, "jump", 40): // whoever waits for the other times out
 					d = time.Duration(rapid.Int64Range(1, 1000).Draw(t, "beats")) * beat
-				case 1:
+				case chance(t, "long", 40):
 					d = time.Duration(rapid.Int64Range(0, 2*int64(beat)).Draw(t, "d"))
 				default:
 					d = time.Duration(rapid.Int64Range(0, int64(p.cfg.PingTimeout/2)).Draw(t, "d"))
 				}
 				p.advance(d)
-				if rapid.IntRange(0, 3).Draw(t, "network") > 0 {
+				if !chance(t, "networkLags", 4) {
 					p.pump() // mostly the network keeps up
 				}
 			},
@@ -927,9 +941,9 @@ func TestModel_Pair(t *testing.T) {
 			},
 			"fault": func(t *rapid.T) {
 				switch rapid.IntRange(0, 29).Draw(t, "fault") {
-				case 0:
+				case 10:
 					p.drop()
-				case 1:
+				case 15:
 					if !p.srv.silent && !p.cli.silent {
 						pe := p.srv
 						if rapid.Bool().Draw(t, "clientSilent") {
@@ -938,7 +952,7 @@ func TestModel_Pair(t *testing.T) {
 						pe.silent = true
 						p.logf("%s goes silent", pe.name)
 					}
-				case 2:
+				case 20:
 					pe := p.srv
 					if rapid.Bool().Draw(t, "clientCloses") {
 						pe = p.cli
@@ -966,6 +980,7 @@ func TestModel_Pair(t *testing.T) {
 			if p.srv.silent {
 				live = p.cli
 			}
+			wasOpen := live.s.State() != StateClosed
 			for i := 0; i < 10 && live.s.State() != StateClosed; i++ {
 				p.drive()
 				p.pump()
@@ -973,6 +988,9 @@ func TestModel_Pair(t *testing.T) {
 			}
 			if live.s.State() != StateClosed {
 				p.fatalf("%s: a silent peer is not found dead", live.name)
+			}
+			if wasOpen && live.s.Reason() != ReasonPingTimeout {
+				p.fatalf("%s: a silent peer found dead with %v", live.name, live.s.Reason())
 			}
 		case p.bothOpen():
 			p.pump()

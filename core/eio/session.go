@@ -84,7 +84,9 @@ const (
 	EventClose                           // the session closed; Reason and Err say why
 )
 
-// Event is something the application must learn of.
+// Event is something the application must learn of. The Data of a text
+// message aliases the frame or body it arrived in: copy it to keep it past
+// the caller's reuse of that buffer.
 type Event struct {
 	Kind   EventKind
 	Packet Packet // EventMessage: the message

@@ -374,7 +374,10 @@ func TestSpec_Upgrade(t *testing.T) {
 		if err := s.HandleProbeFrame(at(3*sec), []byte("4on the socket"), false); err != nil {
 			t.Fatal(err)
 		}
-		if got := events(s); got != "msg:on the socket" {
+		if err := s.HandleProbePacket(at(3*sec), text(Message, "and a packet")); err != nil {
+			t.Fatal(err)
+		}
+		if got := events(s); got != "msg:on the socket,msg:and a packet" {
 			t.Fatalf("events %q", got)
 		}
 		if err := s.StartProbe(at(3 * sec)); !errors.Is(err, ErrUpgrade) {
@@ -1183,6 +1186,34 @@ func TestAccessors(t *testing.T) {
 	if cfg.UpgradeTimeout != DefaultUpgradeTimeout || cfg.MaxQueuedPackets != DefaultMaxQueuedPackets ||
 		cfg.MaxQueuedBytes != DefaultMaxQueuedBytes || cfg.Limits.MaxPacketsPerPayload != DefaultMaxPacketsPerPayload {
 		t.Fatalf("defaults %+v", cfg)
+	}
+}
+
+// The server's timers run on the whole milliseconds its handshake announces.
+func TestConfig_WholeMillis(t *testing.T) {
+	tests := []struct{ in, want time.Duration }{
+		{1500 * time.Microsecond, ms},
+		{500 * time.Microsecond, ms},
+		{ns, ms},
+		{2*sec + 999*time.Microsecond, 2 * sec},
+		{0, DefaultPingInterval},
+	}
+	for _, tt := range tests {
+		s := NewServerSession("sid", Config{PingInterval: tt.in, PingTimeout: tt.in}, WebSocket, t0)
+		hs, err := ParseHandshake(s.TakeOutput(nil)[0].Data)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.in, err)
+		}
+		wantTimeout := tt.want
+		if tt.in == 0 {
+			wantTimeout = DefaultPingTimeout
+		}
+		if hs.PingInterval != tt.want || hs.PingTimeout != wantTimeout || s.Config().PingInterval != tt.want {
+			t.Fatalf("%v: handshake %v/%v, config %v", tt.in, hs.PingInterval, hs.PingTimeout, s.Config().PingInterval)
+		}
+		if got := deadline(s); got != tt.want {
+			t.Fatalf("%v: first ping at %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }
 
