@@ -209,11 +209,14 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 	case Message:
 		s.pushEvent(Event{Kind: EventMessage, Packet: p})
 	case Close:
-		s.close(ReasonTransportClose, nil)
+		s.closeQuiet(ReasonTransportClose, nil)
 	case Ping:
 		if s.role == RoleServer {
-			// In v4 only the server pings.
-			return s.violation(now, &Error{Code: ErrUnexpectedPacket, Detail: "ping from client"})
+			// In v4 only the server pings. The reference closes with
+			// "transport error" (an invalid heartbeat direction).
+			err := &Error{Code: ErrUnexpectedPacket, Detail: "ping from client: invalid heartbeat direction"}
+			s.close(ReasonTransportError, err)
+			return err
 		}
 		s.heartBy = now.Add(s.handshake.PingInterval + s.handshake.PingTimeout)
 		// The pong carries no data: p.Data aliases the caller's buffer,
@@ -290,9 +293,9 @@ func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
 // (err == nil, ReasonTransportClose) or not (ReasonTransportError).
 func (s *Session) HandleTransportClose(now time.Time, err error) {
 	if err != nil {
-		s.close(ReasonTransportError, err)
+		s.closeQuiet(ReasonTransportError, err)
 	} else {
-		s.close(ReasonTransportClose, nil)
+		s.closeQuiet(ReasonTransportClose, nil)
 	}
 }
 
@@ -326,7 +329,7 @@ func (s *Session) Send(volatile bool, pkts ...Packet) error {
 		if volatile {
 			return ErrQueueFull
 		}
-		s.close(ReasonTransportError, ErrSlowConsumer)
+		s.closeQuiet(ReasonTransportError, ErrSlowConsumer)
 		return ErrSlowConsumer
 	}
 	for _, p := range pkts {
@@ -350,11 +353,19 @@ func (s *Session) violation(now time.Time, err error) error {
 	return err
 }
 
-func (s *Session) close(r Reason, cause error) {
+// closeQuiet closes without the close packet: the peer or the transport
+// ended the session, and there is nobody to tell.
+func (s *Session) closeQuiet(r Reason, cause error) { s.closeWith(r, cause, false) }
+
+func (s *Session) close(r Reason, cause error) { s.closeWith(r, cause, true) }
+
+// closeWith closes the session; with tell, a polling peer is sent a close
+// packet on its next poll.
+func (s *Session) closeWith(r Reason, cause error, tell bool) {
 	if s.state == StateClosed {
 		return
 	}
-	if s.transport == Polling && s.state == StateOpen && r != ReasonTransportClose && r != ReasonTransportError {
+	if tell && s.transport == Polling && s.state == StateOpen {
 		s.push(Packet{Type: Close})
 	}
 	s.state, s.reason, s.cause = StateClosed, r, cause

@@ -868,21 +868,22 @@ func TestBadInput(t *testing.T) {
 		binary bool
 		code   ErrorCode
 		ev     string // events before the close
+		reason Reason // ReasonParseError when zero
 	}{
-		{"empty payload", RoleServer, Polling, "", false, ErrEmptyPacket, ""},
-		{"empty packet between separators", RoleServer, Polling, "4a\x1e\x1e4b", false, ErrEmptyPacket, "msg:a,"},
-		{"unknown type digit", RoleServer, Polling, "4a\x1e8", false, ErrUnknownType, "msg:a,"},
-		{"bad base64", RoleServer, Polling, "b!!", false, ErrBadBase64, ""},
-		{"ping from a client on polling", RoleServer, Polling, "2", false, ErrUnexpectedPacket, ""},
-		{"ping from a client on websocket", RoleServer, WebSocket, "2", false, ErrUnexpectedPacket, ""},
-		{"empty frame", RoleServer, WebSocket, "", false, ErrEmptyPacket, ""},
-		{"unknown type in a frame", RoleServer, WebSocket, "x", false, ErrUnknownType, ""},
-		{"client: message before open", RoleClient, Polling, "4a", false, ErrUnexpectedPacket, ""},
-		{"client: ping before open", RoleClient, WebSocket, "2", false, ErrUnexpectedPacket, ""},
-		{"client: binary before open", RoleClient, WebSocket, "\x01", true, ErrUnexpectedPacket, ""},
-		{"client: bad handshake", RoleClient, Polling, "0{", false, ErrBadHandshake, ""},
-		{"client: empty handshake", RoleClient, WebSocket, "0", false, ErrBadHandshake, ""},
-		{"client: bad payload before open", RoleClient, Polling, "\x1e", false, ErrEmptyPacket, ""},
+		{"empty payload", RoleServer, Polling, "", false, ErrEmptyPacket, "", ReasonNone},
+		{"empty packet between separators", RoleServer, Polling, "4a\x1e\x1e4b", false, ErrEmptyPacket, "msg:a,", ReasonNone},
+		{"unknown type digit", RoleServer, Polling, "4a\x1e8", false, ErrUnknownType, "msg:a,", ReasonNone},
+		{"bad base64", RoleServer, Polling, "b!!", false, ErrBadBase64, "", ReasonNone},
+		{"ping from a client on polling", RoleServer, Polling, "2", false, ErrUnexpectedPacket, "", ReasonTransportError},
+		{"ping from a client on websocket", RoleServer, WebSocket, "2", false, ErrUnexpectedPacket, "", ReasonTransportError},
+		{"empty frame", RoleServer, WebSocket, "", false, ErrEmptyPacket, "", ReasonNone},
+		{"unknown type in a frame", RoleServer, WebSocket, "x", false, ErrUnknownType, "", ReasonNone},
+		{"client: message before open", RoleClient, Polling, "4a", false, ErrUnexpectedPacket, "", ReasonNone},
+		{"client: ping before open", RoleClient, WebSocket, "2", false, ErrUnexpectedPacket, "", ReasonNone},
+		{"client: binary before open", RoleClient, WebSocket, "\x01", true, ErrUnexpectedPacket, "", ReasonNone},
+		{"client: bad handshake", RoleClient, Polling, "0{", false, ErrBadHandshake, "", ReasonNone},
+		{"client: empty handshake", RoleClient, WebSocket, "0", false, ErrBadHandshake, "", ReasonNone},
+		{"client: bad payload before open", RoleClient, Polling, "\x1e", false, ErrEmptyPacket, "", ReasonNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -900,10 +901,14 @@ func TestBadInput(t *testing.T) {
 				err = s.HandleFrame(t0, []byte(tt.in), tt.binary)
 			}
 			asError(t, err, tt.code)
-			if s.State() != StateClosed || s.Reason() != ReasonParseError || s.Cause() != err {
+			reason := tt.reason
+			if reason == ReasonNone {
+				reason = ReasonParseError
+			}
+			if s.State() != StateClosed || s.Reason() != reason || s.Cause() != err {
 				t.Fatalf("state %v reason %v cause %v", s.State(), s.Reason(), s.Cause())
 			}
-			if got := events(s); got != tt.ev+"close:parse error" {
+			if got := events(s); got != tt.ev+"close:"+reason.String() {
 				t.Fatalf("events %q", got)
 			}
 			want := ""
