@@ -236,8 +236,6 @@ func (c *Conn) disconnectAll() {
 	c.Close(eio.ReasonForcedClose)
 }
 
-func (c *Conn) wakeup() { c.wake() }
-
 func (c *Conn) send(frames []eio.Packet, volatile bool) error {
 	return c.Send(volatile, frames...)
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sio-go/sio/core/eio"
@@ -36,6 +37,8 @@ type EngineConn struct {
 
 	mu   sync.Mutex // guards sess
 	sess *eio.Session
+
+	rearm atomic.Bool // a timer was set outside an input: Deadline moved
 }
 
 // NewEngineConn starts a server session with id sid on transport t. wake
@@ -228,6 +231,17 @@ func (c *EngineConn) Deadline() (time.Time, bool) {
 		t = ht
 	}
 	return t, true
+}
+
+// DeadlineMoved reports, once, that a timer was set from outside an input
+// (an ack timeout asked for by application code): the adapter must ask
+// Deadline again. Adapters call it when woken.
+func (c *EngineConn) DeadlineMoved() bool { return c.rearm.Swap(false) }
+
+// moveDeadline notes a new timer and wakes the adapter.
+func (c *EngineConn) moveDeadline() {
+	c.rearm.Store(true)
+	c.wake()
 }
 
 // Session gives f the Engine.IO session under the connection's lock.

@@ -351,7 +351,7 @@ func (s *Socket) addAck(id int64, deadline time.Time, fn AckFunc) {
 		return
 	}
 	if d != 0 {
-		s.conn.wakeup()
+		s.conn.moveDeadline()
 	}
 }
 
