@@ -104,10 +104,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transport, version string) {
 	cfg := &rt.cfg
-	if version != "4" {
-		writeError(w, r, codeUnsupportedVersion, "")
-		return
-	}
+	// The reference's order: the request checks (method, upgrade,
+	// AllowRequest), then the protocol version.
 	if r.Method != http.MethodGet {
 		writeError(w, r, codeBadHandshakeMethod, "")
 		return
@@ -121,6 +119,10 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 			writeError(w, r, codeForbidden, err.Error())
 			return
 		}
+	}
+	if version != "4" {
+		writeError(w, r, codeUnsupportedVersion, "")
+		return
 	}
 	d := transport.NewDriver(transport.Options{
 		Clock:       cfg.Clock,
@@ -214,6 +216,11 @@ func (rt *router) shutdown(ctx context.Context, closeAll func()) error {
 	rt.closing = true
 	rt.mu.Unlock()
 	closeAll()
+	rt.mu.Lock()
+	for _, d := range rt.drivers {
+		d.Shutdown()
+	}
+	rt.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		rt.wg.Wait()

@@ -87,10 +87,20 @@ type Driver struct {
 	ws       bool // a WebSocket carries the session (or is being probed)
 	wsConn   *websocket.Conn
 	done     bool
-	// graceStarted: the session is closed and waits for a last poll.
-	graceStarted bool
-	wg           sync.WaitGroup // goroutines of the driver
-	finished     chan struct{}
+	// handling counts the ticks inside the session's HandleTimeout: a kick
+	// meanwhile needs no tick of its own, the rearm that follows sees it.
+	handling int
+	// kicks counts the kicks, so that a rearm computed before one does not
+	// undo the tick it asked for.
+	kicks uint64
+	// graceUntil: the session is closed and waits until then for a last
+	// poll to collect its final packets.
+	graceUntil time.Time
+	// shutdown: the server is going away; a closed polling session waits
+	// for no further poll.
+	shutdown bool
+	wg       sync.WaitGroup // goroutines of the driver
+	finished chan struct{}
 }
 
 // NewDriver makes a driver; Attach its session before serving requests.
@@ -120,8 +130,39 @@ func (d *Driver) Conn() Conn { return d.conn }
 func (d *Driver) Done() <-chan struct{} { return d.finished }
 
 // Wake tells the driver that the session has output or changed state. It
-// never blocks.
+// never blocks. When the session closed, or when its deadline moved (an
+// acknowledgement with a timeout, due before the next heartbeat), the
+// session's HandleTimeout runs at once on the timer's goroutine, and the
+// timer is armed again for the new Deadline.
 func (d *Driver) Wake() {
+	d.signal()
+	d.mu.Lock()
+	c, ready := d.conn, d.timer != nil && !d.done
+	d.mu.Unlock()
+	if ready && (c.Closed() || deadlineMoved(c)) {
+		d.kick()
+	}
+}
+
+// deadlineMoved asks a session that can tell (core's connections can)
+// whether its deadline moved since it last said so.
+func deadlineMoved(c Conn) bool {
+	m, ok := c.(interface{ DeadlineMoved() bool })
+	return ok && m.DeadlineMoved()
+}
+
+// kick runs a tick at once: HandleTimeout, then the timer armed again.
+func (d *Driver) kick() {
+	d.mu.Lock()
+	d.kicks++
+	if d.timer != nil && !d.done && d.handling == 0 {
+		d.timer.Reset(0)
+	}
+	d.mu.Unlock()
+}
+
+// signal wakes a pending poll and the WebSocket writer.
+func (d *Driver) signal() {
 	select {
 	case d.pollCh <- struct{}{}:
 	default:
@@ -129,28 +170,19 @@ func (d *Driver) Wake() {
 	select {
 	case d.wsCh <- struct{}{}:
 	default:
-	}
-	d.mu.Lock()
-	c, t := d.conn, d.timer
-	d.mu.Unlock()
-	if c != nil && t != nil && c.Closed() {
-		// A close decided elsewhere (a slow consumer, an application's
-		// Close) is handled at once on the timer's goroutine.
-		t.Reset(0)
 	}
 }
 
 func (d *Driver) tick() {
 	c := d.conn
+	d.mu.Lock()
+	d.handling++
+	d.mu.Unlock()
 	c.HandleTimeout(d.opts.Clock())
-	select {
-	case d.pollCh <- struct{}{}:
-	default:
-	}
-	select {
-	case d.wsCh <- struct{}{}:
-	default:
-	}
+	d.mu.Lock()
+	d.handling--
+	d.mu.Unlock()
+	d.signal()
 	if c.Closed() {
 		d.closedTick()
 		return
@@ -167,12 +199,21 @@ func (d *Driver) closedTick() {
 	if d.done || d.ws {
 		return
 	}
-	if d.graceStarted || (!d.getBusy && !d.conn.HasOutput()) {
+	// No poll can come for a session on WebSocket whose socket never ran
+	// (its accept failed).
+	if !d.getBusy && (d.shutdown || !d.conn.HasOutput() || d.conn.Transport() == eio.WebSocket) {
 		d.finishLocked()
 		return
 	}
-	d.graceStarted = true
-	d.timer.Reset(d.opts.FlushGrace)
+	now := d.opts.Clock()
+	if d.graceUntil.IsZero() {
+		d.graceUntil = now.Add(d.opts.FlushGrace)
+	}
+	if !now.Before(d.graceUntil) {
+		d.finishLocked()
+		return
+	}
+	d.timer.Reset(d.graceUntil.Sub(now))
 }
 
 func (d *Driver) finishLocked() {
@@ -198,10 +239,19 @@ func (d *Driver) finish() {
 }
 
 func (d *Driver) rearm() {
+	d.mu.Lock()
+	kicks := d.kicks
+	d.mu.Unlock()
 	t, ok := d.conn.Deadline()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.done || d.timer == nil {
+		return
+	}
+	if d.kicks != kicks {
+		// Kicked while the deadline was computed: it may be stale, so
+		// look again at once.
+		d.timer.Reset(0)
 		return
 	}
 	if !ok {
@@ -213,6 +263,17 @@ func (d *Driver) rearm() {
 		wait = 0
 	}
 	d.timer.Reset(wait)
+}
+
+// Shutdown tells the driver that the server is going away: once its
+// session is closed, a poll pending then still gets the last packets, but
+// a polling session is not kept open waiting for one more poll, as the
+// reference drops such sessions at its close.
+func (d *Driver) Shutdown() {
+	d.mu.Lock()
+	d.shutdown = true
+	d.mu.Unlock()
+	d.kick()
 }
 
 // ErrAborted is the cause of a session ended by Abort.

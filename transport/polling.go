@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/sio-go/sio/core/eio"
@@ -22,6 +23,10 @@ var (
 	ErrBodyTooLarge = errors.New("payload too large")
 	// ErrWrongTransport: a polling request for a session on WebSocket.
 	ErrWrongTransport = errors.New("transport mismatch")
+	// ErrInvalidContent: a POST whose Content-Type is
+	// application/octet-stream, which Engine.IO v4 never sends. The
+	// session closes.
+	ErrInvalidContent = errors.New("invalid content")
 )
 
 type buffers struct {
@@ -36,11 +41,12 @@ var bufPool = sync.Pool{New: func() any { return new(buffers) }}
 // when the request must be refused; the caller answers it.
 func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	c := d.conn
-	d.mu.Lock()
-	if d.ws && !c.Upgrading() {
-		d.mu.Unlock()
+	// The session's own transport decides: a probe under way, or one
+	// just abandoned, leaves polling in charge.
+	if c.Transport() == eio.WebSocket {
 		return ErrWrongTransport
 	}
+	d.mu.Lock()
 	if d.getBusy {
 		d.mu.Unlock()
 		c.HandleTransportClose(d.opts.Clock(), ErrPollOverlap)
@@ -49,11 +55,13 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.getBusy = true
 	d.mu.Unlock()
-	defer func() {
+	// release ends the poll; it comes before the wake that may finish a
+	// closed session, which waits for no pending poll.
+	release := func() {
 		d.mu.Lock()
 		d.getBusy = false
 		d.mu.Unlock()
-	}()
+	}
 	// Drop a stale wake-up: the checks below see the current state.
 	select {
 	case <-d.pollCh:
@@ -82,6 +90,7 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-d.pollCh:
 		case <-r.Context().Done():
+			release()
 			c.HandleTransportClose(d.opts.Clock(), ErrPollAborted)
 			d.Wake()
 			return nil
@@ -94,6 +103,7 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b.body)
+	release()
 	if err != nil {
 		c.HandleTransportClose(d.opts.Clock(), err)
 	}
@@ -115,11 +125,12 @@ var (
 // refused; the caller answers it.
 func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 	c := d.conn
-	d.mu.Lock()
-	if d.ws && !c.Upgrading() {
-		d.mu.Unlock()
+	// The session's own transport decides: a probe under way, or one
+	// just abandoned, leaves polling in charge.
+	if c.Transport() == eio.WebSocket {
 		return ErrWrongTransport
 	}
+	d.mu.Lock()
 	if d.postBusy {
 		d.mu.Unlock()
 		c.HandleTransportClose(d.opts.Clock(), ErrPostOverlap)
@@ -133,9 +144,14 @@ func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 		d.postBusy = false
 		d.mu.Unlock()
 	}()
-	if r.ContentLength > int64(d.opts.MaxPayload) {
-		c.HandleTransportClose(d.opts.Clock(), ErrBodyTooLarge)
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.EqualFold(strings.TrimSpace(ct), "application/octet-stream") {
+		c.HandleTransportClose(d.opts.Clock(), ErrInvalidContent)
 		d.Wake()
+		return ErrInvalidContent
+	}
+	// A body over the limit is refused and dropped; the session goes on,
+	// as in the reference.
+	if r.ContentLength > int64(d.opts.MaxPayload) {
 		return ErrBodyTooLarge
 	}
 	b := bufPool.Get().(*buffers)
@@ -145,6 +161,9 @@ func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 	}()
 	body, err := readLimited(r.Body, b.body[:0], d.opts.MaxPayload)
 	b.body = body[:0]
+	if errors.Is(err, ErrBodyTooLarge) {
+		return err
+	}
 	if err != nil {
 		c.HandleTransportClose(d.opts.Clock(), err)
 		d.Wake()

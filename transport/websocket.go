@@ -154,6 +154,9 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 		ws.Close(websocket.StatusNoStatusRcvd, "")
 		return
 	}
+	// The upgrade timeout may come before the next heartbeat: arm the
+	// timer for it.
+	d.kick()
 	d.mu.Lock()
 	d.ws, d.wsConn = true, ws
 	d.mu.Unlock()
@@ -206,6 +209,9 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 		d.ws, d.wsConn = false, nil
 		d.mu.Unlock()
 		ws.Close(websocket.StatusNoStatusRcvd, "")
+		// Polling carries the session again: if it closed meanwhile, the
+		// driver's timer must now finish it.
+		d.Wake()
 		return
 	}
 	// Upgraded: this WebSocket now carries the session.
