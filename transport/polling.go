@@ -84,7 +84,14 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if c.Closed() {
-			b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Close})
+			// The peer's own close packet ended the session: the
+			// reference releases the poll with a noop. Otherwise it says
+			// close.
+			end := eio.Packet{Type: eio.Close}
+			if r, ok := c.(interface{ CloseReason() eio.Reason }); ok && r.CloseReason() == eio.ReasonTransportClose {
+				end.Type = eio.Noop
+			}
+			b.pkts = append(b.pkts[:0], end)
 			break
 		}
 		select {

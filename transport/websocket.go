@@ -175,7 +175,9 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 				return
 			case <-d.wsCh:
 				if !c.Upgrading() && c.Transport() != eio.WebSocket {
-					ws.CloseNow()
+					// Abandoned: a close frame with no status, as the
+					// reference sends; it also ends the read below.
+					_ = ws.Close(websocket.StatusNoStatusRcvd, "")
 					return
 				}
 			}
