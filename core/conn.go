@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -34,6 +35,9 @@ type Conn struct {
 // takes the output and calls HandleTimeout.
 func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func()) (*Conn, error) {
 	sid := s.cfg.NewID()
+	if hs.Context == nil {
+		hs.Context = context.Background()
+	}
 	c := &Conn{
 		srv:       s,
 		hs:        hs,

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"net/url"
 	"time"
 
@@ -55,6 +56,10 @@ type Handshake struct {
 	XDomain bool      // the request carried an Origin header
 	URL     string    // the request URI
 	Time    time.Time // when the session opened
+	// Context is the opening request's context: the values that router
+	// middlewares put there stay readable (its cancellation is the
+	// request's, long over once sockets connect). Never nil.
+	Context context.Context
 	// Auth is the JSON the client sent with its namespace connect
 	// (absent: Auth.JSON is nil). Bind it with Auth.Bind.
 	Auth sio.Raw

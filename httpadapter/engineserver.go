@@ -43,6 +43,9 @@ func NewEngine(opts Options, onConnection func(*EngineSocket)) *Engine {
 	return e
 }
 
+// Path is where the engine serves requests.
+func (e *Engine) Path() string { return e.rt.cfg.Path }
+
 // ServeHTTP serves the requests under the path.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.rt.ServeHTTP(w, r) }
 

@@ -55,8 +55,12 @@ func handshakeOf(r *http.Request, now time.Time) core.Handshake {
 		XDomain: r.Header.Get("Origin") != "",
 		URL:     r.RequestURI,
 		Time:    now,
+		Context: context.WithoutCancel(r.Context()),
 	}
 }
+
+// Path is where the server serves requests, such as "/socket.io/".
+func (s *Server) Path() string { return s.rt.cfg.Path }
 
 // ServeHTTP serves the requests under the path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.ServeHTTP(w, r) }
