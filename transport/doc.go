@@ -12,8 +12,13 @@
 //
 // # Client side
 //
-// [Dial] opens an Engine.IO client session over polling, WebSocket, or
-// polling upgraded to WebSocket, and delivers its messages to a callback.
+// [Dial] (or [NewClient] then [Client.Connect]) connects a Socket.IO client
+// over polling, WebSocket, or polling upgraded to WebSocket, and reconnects
+// with backoff; [Client.Socket] gives the [ClientSocket] of a namespace. The
+// protocol is core/client's Manager; transport runs its sessions: a
+// goroutine for the timer, and per session a poller and a writer, or a
+// WebSocket reader and writer.
 //
-// It imports core/eio and github.com/coder/websocket.
+// It imports core, core/client, core/eio, core/sio and
+// github.com/coder/websocket.
 package transport

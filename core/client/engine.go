@@ -60,6 +60,13 @@ func (e *Engine) Closed() bool {
 	return e.sess.State() == eio.StateClosed
 }
 
+// CloseReason is why the session closed (eio.ReasonNone while open).
+func (e *Engine) CloseReason() eio.Reason {
+	e.m.mu.Lock()
+	defer e.m.mu.Unlock()
+	return e.sess.Reason()
+}
+
 // Upgrading reports whether a WebSocket probe is under way.
 func (e *Engine) Upgrading() bool {
 	e.m.mu.Lock()

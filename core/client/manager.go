@@ -165,7 +165,7 @@ func (m *Manager) Close(now time.Time) {
 		clear(s.recvBuf)
 		s.recvBuf = nil
 	}
-	m.closeEngineLocked()
+	m.closeEngineLocked(&q)
 	m.mu.Unlock()
 	q.run()
 	m.cfg.Wake()
@@ -315,14 +315,15 @@ func (m *Manager) openEngine(now time.Time) {
 }
 
 // closeEngineLocked closes the session, with no reconnection after it, and
-// cancels a reconnection wait; mu is held.
-func (m *Manager) closeEngineLocked() {
+// cancels a reconnection wait; mu is held. The manager is idle on return:
+// the session's close event, handled later, changes nothing.
+func (m *Manager) closeEngineLocked(q *calls) {
 	m.skipReconnect = true
-	if m.eng != nil {
-		if m.dial == m.eng {
-			m.dial = nil
-		}
-		m.eng.sess.Close(eio.ReasonForcedClose)
+	if e := m.eng; e != nil {
+		e.sess.Close(eio.ReasonForcedClose)
+		// No socket is active: engineClosed opens nothing, so it needs no
+		// time.
+		m.engineClosed(time.Time{}, e, eio.ReasonForcedClose, nil, q)
 	}
 	if m.state == stateWaiting {
 		m.state = stateIdle
@@ -334,13 +335,13 @@ func (m *Manager) closeEngineLocked() {
 
 // maybeCloseLocked closes the session once no socket is active, as the
 // reference does; mu is held.
-func (m *Manager) maybeCloseLocked() {
+func (m *Manager) maybeCloseLocked(q *calls) {
 	for _, s := range m.sockets {
 		if s.active {
 			return
 		}
 	}
-	m.closeEngineLocked()
+	m.closeEngineLocked(q)
 }
 
 func (m *Manager) hasActive() bool {
@@ -356,7 +357,7 @@ func (m *Manager) hasActive() bool {
 // callbacks of each before the next; inMu is held, mu is not. It reports
 // whether there were any.
 func (m *Manager) process(now time.Time, e *Engine) bool {
-	any := false
+	handled := false
 	for {
 		var q calls
 		m.mu.Lock()
@@ -367,9 +368,9 @@ func (m *Manager) process(now time.Time, e *Engine) bool {
 		m.mu.Unlock()
 		q.run()
 		if !ok {
-			return any
+			return handled
 		}
-		any = true
+		handled = true
 	}
 }
 

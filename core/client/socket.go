@@ -34,8 +34,13 @@ type Socket struct {
 
 	acks    sio.AckTable[*pendingAck]
 	nextAck int64
-	sendBuf []sio.Packet  // emitted while not connected
+	sendBuf []buffered    // emitted while not connected
 	recvBuf []*sio.Packet // events that came before the CONNECT answer
+}
+
+type buffered struct {
+	p   sio.Packet
+	ack *pendingAck // nil without ack
 }
 
 type pendingAck struct {
@@ -158,7 +163,7 @@ func (s *Socket) Disconnect() {
 	var q calls
 	m.mu.Lock()
 	s.disconnectLocked(&q)
-	m.maybeCloseLocked()
+	m.maybeCloseLocked(&q)
 	m.mu.Unlock()
 	q.run()
 	m.cfg.Wake()
@@ -168,6 +173,11 @@ func (s *Socket) disconnectLocked(q *calls) {
 	if s.connected {
 		p := sio.Packet{Type: sio.Disconnect, Namespace: s.nsp}
 		_ = s.m.sendLocked(&p, false)
+	} else if s.active {
+		// The attempt under way ends: whoever waits for its outcome learns.
+		for _, f := range s.onConnectErr.take() {
+			q.add(func() { f(ErrDisconnected) })
+		}
 	}
 	s.active = false
 	s.connectSent = nil
@@ -225,7 +235,8 @@ func (s *Socket) OnConnect(fn func()) (off func()) { return addHook(s.m, &s.onCo
 // OnConnectError adds a handler run when a connection fails: a
 // *ConnectError when the server refused it (the socket is then inactive),
 // a *ConnectFailure when the session could not be opened (the manager
-// retries as configured).
+// retries as configured), ErrDisconnected when Disconnect or the manager's
+// Close ended the attempt.
 func (s *Socket) OnConnectError(fn func(err error)) (off func()) {
 	return addHook(s.m, &s.onConnectErr, fn, false)
 }
@@ -281,6 +292,9 @@ func (s *Socket) EmitWith(o EmitOptions, event string, args ...any) (id int64, e
 	if s.connected {
 		if err := m.sendLocked(&p, o.Volatile); err != nil {
 			m.mu.Unlock()
+			// A full queue closed the session as a slow consumer: the
+			// driver must handle that close.
+			m.cfg.Wake()
 			if err == eio.ErrQueueFull {
 				err = ErrDropped
 			}
@@ -298,10 +312,12 @@ func (s *Socket) EmitWith(o EmitOptions, event string, args ...any) (id int64, e
 			m.mu.Unlock()
 			return id, ErrBufferFull
 		}
-		s.sendBuf = append(s.sendBuf, p)
+		b := buffered{p: p}
 		if o.Ack != nil {
-			s.acks.Put(id, &pendingAck{fn: o.Ack, deadline: d}, d)
+			b.ack = &pendingAck{fn: o.Ack, deadline: d}
+			s.acks.Put(id, b.ack, d)
 		}
+		s.sendBuf = append(s.sendBuf, b)
 	}
 	m.mu.Unlock()
 	m.cfg.Wake()
@@ -444,17 +460,15 @@ func (s *Socket) onConnectPacket(p *sio.Packet, q *calls) {
 	buf := s.sendBuf
 	s.sendBuf = nil
 	for i := range buf {
-		if err := s.m.sendLocked(&buf[i], false); err != nil {
+		if err := s.m.sendLocked(&buf[i].p, false); err != nil {
 			// The session just closed: the rest waits for the next one.
 			s.sendBuf = append(s.sendBuf, buf[i:]...)
 			break
 		}
-		if buf[i].HasID {
-			if a, ok := s.acks.Resolve(buf[i].ID); ok {
-				a.sent = true
-				s.acks.Put(buf[i].ID, a, a.deadline)
-			}
+		if buf[i].ack != nil {
+			buf[i].ack.sent = true
 		}
+		buf[i] = buffered{}
 	}
 	for _, f := range s.onConnect.take() {
 		q.add(f)
@@ -484,7 +498,7 @@ func (s *Socket) onConnectErrorPacket(p *sio.Packet, q *calls) {
 	for _, f := range s.onConnectErr.take() {
 		q.add(func() { f(ce) })
 	}
-	s.m.maybeCloseLocked()
+	s.m.maybeCloseLocked(q)
 }
 
 func (s *Socket) onEventPacket(e *Engine, p *sio.Packet, q *calls) {
@@ -568,7 +582,7 @@ func (s *Socket) onDisconnectPacket(q *calls) {
 	if wasConnected {
 		s.closedLocked(ReasonServerDisconnect, q)
 	}
-	s.m.maybeCloseLocked()
+	s.m.maybeCloseLocked(q)
 }
 
 // expireAcks fails the acks due at now; mu is held. It reports whether any
@@ -579,7 +593,7 @@ func (s *Socket) expireAcks(now time.Time, q *calls) bool {
 		fired = true
 		if !a.sent {
 			for i := range s.sendBuf {
-				if s.sendBuf[i].HasID && s.sendBuf[i].ID == id {
+				if s.sendBuf[i].ack == a {
 					s.sendBuf = append(s.sendBuf[:i], s.sendBuf[i+1:]...)
 					break
 				}
