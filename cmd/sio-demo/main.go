@@ -1,12 +1,94 @@
-// Command sio-demo will be the multi-node demo server and its multi-session
-// client. Until its own issue lands it only says so.
+// Command sio-demo runs sio's demo commands. For now it has two:
+//
+//	sio-demo serve [-addr :3000]   a minimal Socket.IO server: an "echo" event
+//	                               that acknowledges its arguments back, and a
+//	                               "bcast" event that broadcasts its arguments
+//	                               to every socket as event "b"
+//	sio-demo bench [flags]         the load tool: starts this server and the
+//	                               reference server as separate processes on
+//	                               127.0.0.1 and compares them
+//
+// With no command, sio-demo runs serve on :3000. The multi-node demo server
+// and its client come with their own issue.
+//
+// # The bench
+//
+// The servers are measured one after the other, each in a process of its
+// own (this program re-executed as "serve", and testdata/refserver.js for
+// the reference server), so that /proc gives each one's resident memory (VmRSS) and CPU
+// time (utime+stime). The load generator is a lean Engine.IO/Socket.IO
+// client over WebSocket in this package; it only ever connects to
+// 127.0.0.1, and every wait it makes is bounded. For each server:
+//
+//  1. warm-up: 100 clients connect, echo and broadcast, and leave;
+//  2. idle memory: RSS with -conns idle connections (each connected to
+//     "/") minus RSS with none, over -conns; each reading follows an idle
+//     wait (-settle) and, with -forcegc, a full collection requested from
+//     the server (GET /debug/gc: runtime.GC plus debug.FreeOSMemory here,
+//     the runtime's full collection in the reference server);
+//  3. acks: -clients clients send "echo" with an ack in a closed loop;
+//     over a -duration window after -warmup: round trips per second,
+//     p50/p99 latency, the server's CPU seconds and round trips per server
+//     CPU-second;
+//  4. broadcast: -bclients clients; one of them sends "bcast" with a
+//     -payload byte string, keeping at most -inflight broadcasts not yet
+//     received by every client; over the window: deliveries (packets
+//     received, all clients together) per second, the server's CPU
+//     seconds, deliveries per server CPU-second.
+//
+// The table gives each figure for both servers and the Go server's
+// advantage: Go/reference for throughputs, reference/Go for memory, latency
+// and time, so that above 1 always means the Go server does better. It also
+// shows the CPU that other processes used during each window (a busy
+// machine disturbs the figures) and the servers' read and write system
+// calls per operation. -json prints everything as JSON; -profile DIR saves
+// the Go server's heap, CPU, allocation and scheduling profiles of each
+// phase, for go tool pprof and go tool trace.
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "sio-demo: placeholder; the demo server and client come with their own issue")
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches the subcommand in args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "sio-demo: no command given: running serve on :3000 (sio-demo help lists the commands)")
+		return serveMain([]string{"-addr", ":3000"}, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serveMain(args[1:], stdout, stderr)
+	case "bench":
+		return benchMain(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sio-demo: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: sio-demo <command> [flags]
+
+commands:
+  serve   a minimal Socket.IO server: "echo" acknowledges its arguments,
+          "bcast" broadcasts its arguments to every socket as "b"
+  bench   start this server and the reference server as separate processes
+          on 127.0.0.1 and compare them: idle memory per WebSocket
+          connection, ack round trips, broadcast deliveries
+  help    this text
+
+With no command, sio-demo runs serve on :3000.
+"sio-demo <command> -h" lists the flags of a command.
+`)
 }
