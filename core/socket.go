@@ -410,28 +410,27 @@ func (s *Socket) handle(p *sio.Packet) error {
 	if len(args) == 0 {
 		return nil
 	}
-	var name string
-	if err := json.Unmarshal(args[0].JSON, &name); err != nil {
-		// The reference accepts a number as the event name.
-		name = string(args[0].JSON)
-	}
+	name := eventName(args[0].JSON)
 	e := &Event{Socket: s, Name: name, Args: Args(args[1:]), ackID: p.ID, hasAck: p.HasID}
 	s.mu.Lock()
 	anyH := s.anyHandlers
 	list := s.handlers[name]
-	if len(list) > 0 {
-		kept := list[:0:0]
-		for _, h := range list {
-			if !h.once {
-				kept = append(kept, h)
+	for i, h := range list {
+		if h.once {
+			// Drop the once handlers before running them (the list is
+			// copied: handlers may run after a later On appended to it).
+			kept := append([]handlerEntry(nil), list[:i]...)
+			for _, h := range list[i+1:] {
+				if !h.once {
+					kept = append(kept, h)
+				}
 			}
-		}
-		if len(kept) != len(list) {
 			if len(kept) == 0 {
 				delete(s.handlers, name)
 			} else {
 				s.handlers[name] = kept
 			}
+			break
 		}
 	}
 	s.mu.Unlock()
@@ -442,6 +441,29 @@ func (s *Socket) handle(p *sio.Packet) error {
 		h.h(e)
 	}
 	return nil
+}
+
+// eventName is the name of an event from its first argument: a JSON
+// string, or as the reference allows, a number (kept as its text).
+func eventName(js []byte) string {
+	if len(js) >= 2 && js[0] == '"' && js[len(js)-1] == '"' {
+		inner := js[1 : len(js)-1]
+		simple := true
+		for _, c := range inner {
+			if c == '\\' || c < 0x20 || c >= 0x80 {
+				simple = false
+				break
+			}
+		}
+		if simple {
+			return string(inner)
+		}
+	}
+	var name string
+	if err := json.Unmarshal(js, &name); err != nil {
+		return string(js)
+	}
+	return name
 }
 
 // onclose ends the socket: disconnecting handlers, rooms left, pending acks

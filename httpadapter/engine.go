@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core/eio"
 	"github.com/sio-go/sio/transport"
 )
@@ -78,7 +77,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		d.ServeProbe(ws)
+		// The handler returns: the request and net/http's buffers go,
+		// and the WebSocket runs on a goroutine of its own.
+		go d.ServeProbe(ws)
 		return
 	}
 	var err error
@@ -124,11 +125,18 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 		writeError(w, r, codeUnsupportedVersion, "")
 		return
 	}
+	var sid string
 	d := transport.NewDriver(transport.Options{
 		Clock:       cfg.Clock,
 		MaxPayload:  cfg.MaxHTTPBufferSize,
 		Compression: cfg.PerMessageDeflate,
 		Logger:      cfg.Logger,
+		OnDone: func() {
+			rt.mu.Lock()
+			delete(rt.drivers, sid)
+			rt.mu.Unlock()
+			rt.wg.Done()
+		},
 	})
 	rt.mu.Lock()
 	if rt.closing {
@@ -144,18 +152,11 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 		writeStatus(w, http.StatusServiceUnavailable)
 		return
 	}
-	sid := c.SID()
+	sid = c.SID()
 	rt.mu.Lock()
 	rt.drivers[sid] = d
 	rt.mu.Unlock()
 	d.Attach(c)
-	go func() {
-		<-d.Done()
-		rt.mu.Lock()
-		delete(rt.drivers, sid)
-		rt.mu.Unlock()
-		rt.wg.Done()
-	}()
 	cfg.Logger.Debug("sio: handshake", "sid", sid, "transport", t, "remote", r.RemoteAddr)
 	if t == eio.WebSocket {
 		ws, err := rt.accept(w, r)
@@ -164,7 +165,7 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 			d.Wake()
 			return
 		}
-		d.ServeWebSocket(ws)
+		go d.ServeWebSocket(ws)
 		return
 	}
 	if cfg.Cookie != nil {
@@ -175,18 +176,8 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 	}
 }
 
-func (rt *router) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	opts := &websocket.AcceptOptions{
-		// Origins are the application's to check (AllowRequest, CORS), as
-		// in the reference.
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-	}
-	if rt.cfg.PerMessageDeflate {
-		opts.CompressionMode = websocket.CompressionContextTakeover
-		opts.CompressionThreshold = 1024
-	}
-	return websocket.Accept(w, r, opts)
+func (rt *router) accept(w http.ResponseWriter, r *http.Request) (*transport.WebSocket, error) {
+	return transport.AcceptWebSocket(w, r, transport.AcceptOptions{Compression: rt.cfg.PerMessageDeflate})
 }
 
 func (c *CookieOptions) cookie(sid string) *http.Cookie {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -101,6 +102,7 @@ type Driver struct {
 	shutdown bool
 	wg       sync.WaitGroup // goroutines of the driver
 	finished chan struct{}
+	writer   atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
 }
 
 // NewDriver makes a driver; Attach its session before serving requests.
@@ -170,6 +172,9 @@ func (d *Driver) signal() {
 	select {
 	case d.wsCh <- struct{}{}:
 	default:
+	}
+	if w := d.writer.Load(); w != nil {
+		w.start()
 	}
 }
 

@@ -19,6 +19,8 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 // readMessage reads one WebSocket message into a slice of its own, failing
 // with ErrMessageTooBig past max bytes.
 func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte, binary bool, err error) {
+	// A context that is never done: closing the connection ends a read, and
+	// a cancellable one costs a watcher per read.
 	typ, r, err := ws.Reader(ctx)
 	if err != nil {
 		return nil, false, err
@@ -54,32 +56,24 @@ func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte,
 }
 
 // ServeWebSocket runs a session whose active transport is ws: it reads
-// frames into the session on the calling goroutine and writes its output
-// from another, until either side closes. It returns when both have ended.
-func (d *Driver) ServeWebSocket(ws *websocket.Conn) {
-	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
+// frames into the session on the calling goroutine, and writes the
+// session's output from a goroutine that runs only while there is output.
+// It returns when the session has ended and its output is flushed.
+func (d *Driver) ServeWebSocket(ws *WebSocket) {
 	d.mu.Lock()
-	d.ws, d.wsConn = true, ws
+	d.ws, d.wsConn = true, ws.ws
 	d.mu.Unlock()
-	c := d.conn
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.writeLoop(ctx, ws)
-	}()
-	d.Wake()
-	d.readLoop(ctx, ws)
-	d.wg.Wait()
+	w := d.startWriting(ws)
+	d.readLoop(ws.ws)
+	w.start()
+	<-w.done
 	d.finish()
-	_ = c
 }
 
-func (d *Driver) readLoop(ctx context.Context, ws *websocket.Conn) {
+func (d *Driver) readLoop(ws *websocket.Conn) {
 	c := d.conn
 	for {
-		data, binary, err := readMessage(ctx, ws, d.opts.MaxPayload)
+		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 		if err != nil {
 			if !c.Closed() {
 				if errors.Is(err, ErrMessageTooBig) {
@@ -99,56 +93,126 @@ func (d *Driver) readLoop(ctx context.Context, ws *websocket.Conn) {
 	}
 }
 
-// writeLoop writes the session's output until the session closes and its
-// output is flushed, then closes the WebSocket.
-func (d *Driver) writeLoop(ctx context.Context, ws *websocket.Conn) {
-	c := d.conn
-	var pkts []eio.Packet
-	var frame []byte
+// wsWriter writes a session's output to its WebSocket. It has no goroutine
+// while there is nothing to write: a wake starts one, which writes all
+// that is queued, corked into one network write per batch, and ends.
+type wsWriter struct {
+	d    *Driver
+	ws   *WebSocket
+	done chan struct{} // closed once the WebSocket is closed
+
+	mu       sync.Mutex
+	running  bool
+	finished bool
+}
+
+func (d *Driver) startWriting(ws *WebSocket) *wsWriter {
+	w := &wsWriter{d: d, ws: ws, done: make(chan struct{})}
+	d.writer.Store(w)
+	w.start()
+	return w
+}
+
+// start runs the writer unless it runs already or has finished.
+func (w *wsWriter) start() {
+	w.mu.Lock()
+	if w.running || w.finished {
+		w.mu.Unlock()
+		return
+	}
+	w.running = true
+	w.mu.Unlock()
+	go w.run()
+}
+
+type writeBufs struct {
+	pkts  []eio.Packet
+	frame []byte
+}
+
+var writeBufPool = sync.Pool{New: func() any { return new(writeBufs) }}
+
+func (w *wsWriter) run() {
+	c := w.d.conn
+	b := writeBufPool.Get().(*writeBufs)
+	defer func() {
+		clear(b.pkts)
+		b.pkts, b.frame = b.pkts[:0], b.frame[:0]
+		if cap(b.frame) > 64<<10 {
+			b.frame = nil
+		}
+		writeBufPool.Put(b)
+	}()
 	for {
-		pkts = c.TakeOutput(pkts[:0])
-		for i, p := range pkts {
-			var binary bool
-			frame, binary = eio.AppendFrame(frame[:0], p)
-			typ := websocket.MessageText
-			if binary {
-				typ = websocket.MessageBinary
-			}
-			wctx, cancel := context.WithTimeout(ctx, d.opts.WriteTimeout)
-			err := ws.Write(wctx, typ, frame)
-			cancel()
-			if err != nil {
-				clear(pkts[i:])
-				c.HandleTransportClose(d.opts.Clock(), err)
-				ws.CloseNow()
+		b.pkts = c.TakeOutput(b.pkts[:0])
+		if len(b.pkts) > 0 {
+			if err := w.write(b); err != nil {
+				c.HandleTransportClose(w.d.opts.Clock(), err)
+				w.ws.ws.CloseNow()
+				w.finish()
 				return
 			}
-		}
-		clear(pkts)
-		if len(pkts) > 0 {
 			continue
 		}
 		if c.Closed() {
 			// Flushed: a close frame with no status, as the reference sends.
-			ws.Close(websocket.StatusNoStatusRcvd, "")
+			_ = w.ws.ws.Close(websocket.StatusNoStatusRcvd, "")
+			w.finish()
 			return
 		}
-		if cap(frame) > 64<<10 {
-			frame = nil
-		}
-		select {
-		case <-d.wsCh:
-		case <-ctx.Done():
+		w.mu.Lock()
+		w.running = false
+		w.mu.Unlock()
+		// A wake between the last take and now found the writer running
+		// and started nothing: look again.
+		if !c.HasOutput() && !c.Closed() {
 			return
 		}
+		w.mu.Lock()
+		if w.running || w.finished {
+			w.mu.Unlock()
+			return
+		}
+		w.running = true
+		w.mu.Unlock()
+	}
+}
+
+// write sends a batch of packets as WebSocket messages in one network
+// write.
+func (w *wsWriter) write(b *writeBufs) error {
+	w.ws.nc.cork()
+	for _, p := range b.pkts {
+		var binary bool
+		b.frame, binary = eio.AppendFrame(b.frame[:0], p)
+		typ := websocket.MessageText
+		if binary {
+			typ = websocket.MessageBinary
+		}
+		if err := w.ws.ws.Write(context.Background(), typ, b.frame); err != nil {
+			_ = w.ws.nc.uncork()
+			return err
+		}
+	}
+	clear(b.pkts)
+	return w.ws.nc.uncork()
+}
+
+func (w *wsWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running = false
+	if !w.finished {
+		w.finished = true
+		close(w.done)
 	}
 }
 
 // ServeProbe runs the WebSocket of an upgrade: the probe exchange, then, once
 // the client sends the upgrade packet, the session itself. When the probe
 // fails the WebSocket is closed and the session goes on over polling.
-func (d *Driver) ServeProbe(ws *websocket.Conn) {
-	ws.SetReadLimit(-1)
+func (d *Driver) ServeProbe(sock *WebSocket) {
+	ws := sock.ws
 	c := d.conn
 	if err := c.StartProbe(d.opts.Clock()); err != nil {
 		ws.Close(websocket.StatusNoStatusRcvd, "")
@@ -160,8 +224,6 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 	d.mu.Lock()
 	d.ws, d.wsConn = true, ws
 	d.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	// The upgrade timeout lives in the session, whose timer wakes the
 	// driver: a probe abandoned meanwhile closes the WebSocket, which ends
 	// the read below.
@@ -186,7 +248,7 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 	var out []eio.Packet
 	var frame []byte
 	for c.Upgrading() {
-		data, binary, err := readMessage(ctx, ws, d.opts.MaxPayload)
+		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 		if err != nil {
 			c.HandleProbeClose(d.opts.Clock())
 			break
@@ -195,7 +257,7 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 		out = c.TakeProbeOutput(out[:0])
 		for _, p := range out {
 			frame, _ = eio.AppendFrame(frame[:0], p)
-			if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
+			if err := ws.Write(context.Background(), websocket.MessageText, frame); err != nil {
 				c.HandleProbeClose(d.opts.Clock())
 				break
 			}
@@ -217,13 +279,11 @@ func (d *Driver) ServeProbe(ws *websocket.Conn) {
 		return
 	}
 	// Upgraded: this WebSocket now carries the session.
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.writeLoop(ctx, ws)
-	}()
+	w := d.startWriting(sock)
 	d.Wake()
-	d.readLoop(ctx, ws)
+	d.readLoop(ws)
+	w.start()
+	<-w.done
 	d.wg.Wait()
 	d.finish()
 }

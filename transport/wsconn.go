@@ -1,0 +1,135 @@
+package transport
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket is an accepted server-side WebSocket whose writes can be
+// batched: the writer corks the connection, writes every frame queued, and
+// uncorks, so that a burst of packets leaves in one write.
+type WebSocket struct {
+	ws *websocket.Conn
+	nc *corkConn
+}
+
+// AcceptOptions configure AcceptWebSocket.
+type AcceptOptions struct {
+	// Compression enables per-message deflate when the client offers it.
+	Compression bool
+	// WriteTimeout bounds each write to the network; default 10s.
+	WriteTimeout time.Duration
+}
+
+// AcceptWebSocket completes the WebSocket handshake of r. Origins are not
+// checked here: that is the application's (AllowRequest, CORS), as in the
+// reference server. The caller's HTTP handler may return as soon as it has
+// the WebSocket: the connection keeps neither the request nor the server's
+// buffers.
+func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*WebSocket, error) {
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	h := &hijacker{ResponseWriter: w, timeout: o.WriteTimeout}
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled}
+	if o.Compression {
+		opts.CompressionMode = websocket.CompressionContextTakeover
+		opts.CompressionThreshold = 1024
+	}
+	ws, err := websocket.Accept(h, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
+	return &WebSocket{ws: ws, nc: h.nc}, nil
+}
+
+// Conn is the underlying WebSocket.
+func (w *WebSocket) Conn() *websocket.Conn { return w.ws }
+
+// hijacker hands the WebSocket library a connection that can be corked,
+// with small buffers of its own, so that net/http's are released with the
+// request.
+type hijacker struct {
+	http.ResponseWriter
+	timeout time.Duration
+	nc      *corkConn
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return c, brw, err
+	}
+	h.nc = &corkConn{Conn: c, timeout: h.timeout}
+	r := brw.Reader
+	if r.Buffered() == 0 {
+		r = bufio.NewReaderSize(h.nc, 512)
+	}
+	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, 512)), nil
+}
+
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// corkConn is a net.Conn whose writes can be held back (corked) and sent
+// in one write (uncorked). Every write to the network carries a deadline.
+type corkConn struct {
+	net.Conn
+	timeout time.Duration
+
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		*c.buf = append(*c.buf, p...)
+		return len(p), nil
+	}
+	return c.writeLocked(p)
+}
+
+func (c *corkConn) writeLocked(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	if c.buf == nil {
+		c.buf = corkBufs.Get().(*[]byte)
+	}
+	c.mu.Unlock()
+}
+
+// uncork sends what the cork held, in one write.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	b := c.buf
+	c.buf = nil
+	if b == nil {
+		return nil
+	}
+	var err error
+	if len(*b) > 0 {
+		_, err = c.writeLocked(*b)
+	}
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		corkBufs.Put(b)
+	}
+	return err
+}
