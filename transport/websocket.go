@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -146,6 +147,12 @@ func (w *wsWriter) run() {
 	for {
 		b.pkts = c.TakeOutput(b.pkts[:0])
 		if len(b.pkts) > 0 {
+			// Let the goroutines that are queueing packets (a broadcast
+			// fanning out) run once before writing: what they add goes
+			// out in the same network write, which costs far more than
+			// the yield.
+			runtime.Gosched()
+			b.pkts = c.TakeOutput(b.pkts)
 			if err := w.write(b); err != nil {
 				c.HandleTransportClose(w.d.opts.Clock(), err)
 				w.ws.ws.CloseNow()
