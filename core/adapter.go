@@ -42,11 +42,7 @@ type Outgoing struct {
 // binary message per attachment. The slices are shared; never modify them.
 func (o *Outgoing) Frames() []eio.Packet {
 	o.once.Do(func() {
-		o.frames = make([]eio.Packet, 1, 1+len(o.Packet.Attachments))
-		o.frames[0] = textFrame(&o.Packet)
-		for _, a := range o.Packet.Attachments {
-			o.frames = append(o.frames, eio.Packet{Type: eio.Message, Binary: true, Data: a})
-		}
+		o.frames = sio.AppendFrames(make([]eio.Packet, 0, 1+len(o.Packet.Attachments)), &o.Packet)
 	})
 	return o.frames
 }

@@ -82,7 +82,7 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 		return ErrReservedEvent
 	}
 	for _, n := range b.targets {
-		p, err := encodePacket(sio.Event, n.name, 0, false, event, args)
+		p, err := sio.NewEvent(n.name, event, args)
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,8 @@ func (b *BroadcastOperator) EmitAck(event string, ack BroadcastAckFunc, args ...
 		}
 		col.expectServers(servers)
 		id := n.ackIDs.Add(1) - 1
-		p, err := encodePacket(sio.Event, n.name, id, true, event, args)
+		p, err := sio.NewEvent(n.name, event, args)
+		p.ID, p.HasID = id, true
 		if err != nil {
 			col.finish(nil, err)
 			return err

@@ -318,7 +318,8 @@ func (s *Socket) emitID(event string, args []any, ack AckFunc, timeout time.Dura
 	if ack != nil {
 		id = s.nsp.ackIDs.Add(1) - 1
 	}
-	p, err := encodePacket(sio.Event, s.nsp.name, id, ack != nil, event, args)
+	p, err := sio.NewEvent(s.nsp.name, event, args)
+	p.ID, p.HasID = id, ack != nil
 	if err != nil {
 		return 0, err
 	}
@@ -387,7 +388,7 @@ func (s *Socket) sendAck(id int64, args []any) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
-	p, err := encodePacket(sio.Ack, s.nsp.name, id, true, "", args)
+	p, err := sio.NewAck(s.nsp.name, id, args)
 	if err != nil {
 		return err
 	}

@@ -116,14 +116,21 @@ func (d *Driver) startWriting(ws *WebSocket) *wsWriter {
 
 // start runs the writer unless it runs already or has finished.
 func (w *wsWriter) start() {
+	if w.claim() {
+		go w.run()
+	}
+}
+
+// claim marks the writer running; false when it runs already or has
+// finished.
+func (w *wsWriter) claim() bool {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.running || w.finished {
-		w.mu.Unlock()
-		return
+		return false
 	}
 	w.running = true
-	w.mu.Unlock()
-	go w.run()
+	return true
 }
 
 type writeBufs struct {
@@ -172,16 +179,9 @@ func (w *wsWriter) run() {
 		w.mu.Unlock()
 		// A wake between the last take and now found the writer running
 		// and started nothing: look again.
-		if !c.HasOutput() && !c.Closed() {
+		if (!c.HasOutput() && !c.Closed()) || !w.claim() {
 			return
 		}
-		w.mu.Lock()
-		if w.running || w.finished {
-			w.mu.Unlock()
-			return
-		}
-		w.running = true
-		w.mu.Unlock()
 	}
 }
 

@@ -536,5 +536,6 @@ func (m *Manager) sendLocked(p *sio.Packet, volatile bool) error {
 	if e == nil || !e.opened || e.done {
 		return ErrDisconnected
 	}
-	return e.sess.Send(volatile, frames(p)...)
+	var one [1]eio.Packet
+	return e.sess.Send(volatile, sio.AppendFrames(one[:0], p)...)
 }

@@ -270,7 +270,7 @@ func (s *Socket) EmitWith(o EmitOptions, event string, args ...any) (id int64, e
 	if reserved(event) {
 		return 0, ErrReservedEvent
 	}
-	p, err := encodePacket(sio.Event, s.nsp, event, args)
+	p, err := sio.NewEvent(s.nsp, event, args)
 	if err != nil {
 		return 0, err
 	}
@@ -341,11 +341,10 @@ func (s *Socket) PendingAcks() int {
 }
 
 func (s *Socket) sendAck(id int64, args []any) error {
-	p, err := encodePacket(sio.Ack, s.nsp, "", args)
+	p, err := sio.NewAck(s.nsp, id, args)
 	if err != nil {
 		return err
 	}
-	p.ID, p.HasID = id, true
 	m := s.m
 	m.mu.Lock()
 	if !s.connected {
