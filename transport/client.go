@@ -304,21 +304,29 @@ func (c *Client) Manager() *client.Manager { return c.m }
 // that failed (the client then goes on retrying as the reconnection
 // options say), or ctx's.
 func (c *Client) Connect(ctx context.Context) error {
+	return awaitFirst(ctx, func(report func(error)) func() {
+		offOpen := c.m.OnOpen(func() { report(nil) })
+		offErr := c.m.OnError(report)
+		return func() { offOpen(); offErr() }
+	}, c.m.IsOpen, func() error { return c.m.Connect(time.Now()) })
+}
+
+// awaitFirst starts an operation and waits for its first outcome: what
+// the callbacks that subscribe registers report (nil for success), or the
+// end of ctx. done says whether there is nothing to wait for.
+func awaitFirst(ctx context.Context, subscribe func(report func(error)) (off func()), done func() bool, start func() error) error {
 	ch := make(chan error, 1)
-	send := func(err error) {
+	off := subscribe(func(err error) {
 		select {
 		case ch <- err:
 		default:
 		}
-	}
-	offOpen := c.m.OnOpen(func() { send(nil) })
-	offErr := c.m.OnError(send)
-	defer offOpen()
-	defer offErr()
-	if c.m.IsOpen() {
+	})
+	defer off()
+	if done() {
 		return nil
 	}
-	if err := c.m.Connect(time.Now()); err != nil {
+	if err := start(); err != nil {
 		return err
 	}
 	select {
@@ -541,29 +549,11 @@ func (s *ClientSocket) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ch := make(chan error, 1)
-	send := func(err error) {
-		select {
-		case ch <- err:
-		default:
-		}
-	}
-	offOK := s.s.OnConnect(func() { send(nil) })
-	offErr := s.s.OnConnectError(send)
-	defer offOK()
-	defer offErr()
-	if s.s.Connected() {
-		return nil
-	}
-	if err := s.s.Connect(time.Now()); err != nil {
-		return err
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return awaitFirst(ctx, func(report func(error)) func() {
+		offOK := s.s.OnConnect(func() { report(nil) })
+		offErr := s.s.OnConnectError(report)
+		return func() { offOK(); offErr() }
+	}, s.s.Connected, func() error { return s.s.Connect(time.Now()) })
 }
 
 // Disconnect leaves the namespace ("io client disconnect"); the socket does
