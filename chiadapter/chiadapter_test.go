@@ -41,7 +41,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestMountRunsRouterMiddlewaresBeforeTheHandshake(t *testing.T) {
-	srv := httpadapter.New(httpadapter.Options{})
+	srv := httpadapter.New(httpadapter.Options{KeepRequestContext: true})
 	defer srv.Close(context.Background())
 	users := make(chan string, 1)
 	srv.Of("/").Use(func(s *core.Socket) error {

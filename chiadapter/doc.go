@@ -6,7 +6,7 @@
 //
 //	r := chi.NewRouter()
 //	r.Use(middleware.RequestID, auth)
-//	srv := httpadapter.New(httpadapter.Options{})
+//	srv := httpadapter.New(httpadapter.Options{KeepRequestContext: true})
 //	chiadapter.Mount(r, srv)
 //
 // It imports httpadapter's handlers through the small Handler interface and

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ type MemoryAdapter struct {
 	nsp   *Namespace
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]map[string]struct{} // socket id -> rooms
+	sids  map[string][]string            // socket id -> its rooms (few: a slice is smaller than a set)
 }
 
 // NewMemoryAdapter is the AdapterFactory of the in-memory adapter.
@@ -119,7 +120,7 @@ func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	return &MemoryAdapter{
 		nsp:   nsp,
 		rooms: make(map[string]map[string]struct{}),
-		sids:  make(map[string]map[string]struct{}),
+		sids:  make(map[string][]string),
 	}
 }
 
@@ -130,27 +131,29 @@ func NewLocalAdapter(nsp *Namespace) *MemoryAdapter { return newMemoryAdapter(ns
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	set := a.sids[id]
-	if set == nil {
-		set = make(map[string]struct{}, len(rooms))
-		a.sids[id] = set
-	}
+	mine := a.sids[id]
 	for _, r := range rooms {
-		set[r] = struct{}{}
+		if slices.Contains(mine, r) {
+			continue
+		}
+		mine = append(mine, r)
 		m := a.rooms[r]
 		if m == nil {
-			m = make(map[string]struct{})
+			m = make(map[string]struct{}, 1)
 			a.rooms[r] = m
 		}
 		m[id] = struct{}{}
 	}
+	a.sids[id] = mine
 }
 
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if set := a.sids[id]; set != nil {
-		delete(set, room)
+	if mine, ok := a.sids[id]; ok {
+		if i := slices.Index(mine, room); i >= 0 {
+			a.sids[id] = slices.Delete(mine, i, i+1)
+		}
 	}
 	a.delFromRoom(id, room)
 }
@@ -167,7 +170,7 @@ func (a *MemoryAdapter) delFromRoom(id, room string) {
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
+	for _, r := range a.sids[id] {
 		a.delFromRoom(id, r)
 	}
 	delete(a.sids, id)
@@ -176,12 +179,7 @@ func (a *MemoryAdapter) DelAll(id string) {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	set := a.sids[id]
-	out := make([]string, 0, len(set))
-	for r := range set {
-		out = append(out, r)
-	}
-	return out
+	return slices.Clone(a.sids[id])
 }
 
 func (a *MemoryAdapter) Sockets(rooms []string) []string {

@@ -165,9 +165,14 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 		c.connectError(p.Namespace, "Too many namespaces", nil)
 		return
 	}
-	hs := c.hs
-	hs.Auth = sio.Raw{JSON: p.Data}
-	nsp := c.srv.lookup(p.Namespace, &hs)
+	// Sockets without an auth payload share the connection's handshake.
+	hs := &c.hs
+	if len(p.Data) > 0 {
+		own := c.hs
+		own.Auth = sio.Raw{JSON: p.Data}
+		hs = &own
+	}
+	nsp := c.srv.lookup(p.Namespace, hs)
 	if nsp == nil {
 		c.connectError(p.Namespace, "Invalid namespace", nil)
 		return

@@ -45,20 +45,29 @@ func equalFold(a, b string) bool {
 	return true
 }
 
+// Query returns the parsed query of the opening request (parsed at each
+// call: a connection keeps only the string).
+func (h *Handshake) Query() url.Values {
+	q, _ := url.ParseQuery(h.RawQuery)
+	return q
+}
+
 // Handshake is what a middleware knows of a client: the HTTP request that
 // opened the Engine.IO session, and the auth payload of the namespace
 // connect.
 type Handshake struct {
-	Header  Header
-	Query   url.Values
-	Address string    // the remote address
-	Secure  bool      // the request came over TLS
-	XDomain bool      // the request carried an Origin header
-	URL     string    // the request URI
-	Time    time.Time // when the session opened
-	// Context is the opening request's context: the values that router
-	// middlewares put there stay readable (its cancellation is the
-	// request's, long over once sockets connect). Never nil.
+	Header Header
+	// RawQuery is the query string of the opening request; Query parses it.
+	RawQuery string
+	Address  string    // the remote address
+	Secure   bool      // the request came over TLS
+	XDomain  bool      // the request carried an Origin header
+	URL      string    // the request URI
+	Time     time.Time // when the session opened
+	// Context is the opening request's context when the adapter keeps it
+	// (httpadapter's KeepRequestContext): the values that router
+	// middlewares put there stay readable, its cancellation does not
+	// apply. Otherwise, and never nil, context.Background().
 	Context context.Context
 	// Auth is the JSON the client sent with its namespace connect
 	// (absent: Auth.JSON is nil). Bind it with Auth.Bind.

@@ -21,7 +21,7 @@ type Socket struct {
 	id   string
 	nsp  *Namespace
 	conn *Conn
-	hs   Handshake
+	hs   *Handshake // the connection's, with this socket's auth: see Handshake
 
 	connected atomic.Bool
 	closed    atomic.Bool // refused or disconnected: never joins again
@@ -48,8 +48,9 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 func (s *Socket) Conn() *Conn { return s.conn }
 
 // Handshake is what the client presented: request headers, query, address,
-// and the auth payload of its namespace connect.
-func (s *Socket) Handshake() *Handshake { return &s.hs }
+// and the auth payload of its namespace connect. It is shared: read it,
+// never change it.
+func (s *Socket) Handshake() *Handshake { return s.hs }
 
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool { return s.connected.Load() }
@@ -71,7 +72,7 @@ func (s *Socket) SetData(v any) {
 
 // Info describes the socket as FetchSockets does.
 func (s *Socket) Info() SocketInfo {
-	return SocketInfo{ID: s.id, Handshake: s.hs, Rooms: s.Rooms(), Data: s.Data()}
+	return SocketInfo{ID: s.id, Handshake: *s.hs, Rooms: s.Rooms(), Data: s.Data()}
 }
 
 // On adds a handler for event and returns a function that removes it.

@@ -57,6 +57,11 @@ type Options struct {
 	// Adapter makes each namespace's adapter; default in memory.
 	// (Socket.IO only.)
 	Adapter core.AdapterFactory
+	// KeepRequestContext keeps the handshake request's context for the
+	// namespace middlewares (core.Handshake.Context), with the values that
+	// router middlewares put there. Off by default: it costs about half a
+	// KiB per connection, and more behind routers that add their own.
+	KeepRequestContext bool
 	// Logger receives the logs; default slog.Default(), at debug level
 	// when SIO_DEBUG or DEBUG asks for it.
 	Logger *slog.Logger

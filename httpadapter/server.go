@@ -41,21 +41,24 @@ func New(opts Options) *Server {
 	s.tmu.Unlock()
 	s.rearm()
 	s.rt = newRouter(cfg, func(t eio.Transport, r *http.Request, now time.Time, wake func()) (transport.Conn, error) {
-		return s.Server.NewConn(t, handshakeOf(r, now), now, wake)
+		hs := handshakeOf(r, now)
+		if cfg.KeepRequestContext {
+			hs.Context = context.WithoutCancel(r.Context())
+		}
+		return s.Server.NewConn(t, hs, now, wake)
 	})
 	return s
 }
 
 func handshakeOf(r *http.Request, now time.Time) core.Handshake {
 	return core.Handshake{
-		Header:  core.Header(r.Header),
-		Query:   r.URL.Query(),
-		Address: remoteAddr(r),
-		Secure:  r.TLS != nil,
-		XDomain: r.Header.Get("Origin") != "",
-		URL:     r.RequestURI,
-		Time:    now,
-		Context: context.WithoutCancel(r.Context()),
+		Header:   core.Header(r.Header),
+		RawQuery: r.URL.RawQuery,
+		Address:  remoteAddr(r),
+		Secure:   r.TLS != nil,
+		XDomain:  r.Header.Get("Origin") != "",
+		URL:      r.RequestURI,
+		Time:     now,
 	}
 }
 

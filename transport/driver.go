@@ -101,7 +101,6 @@ type Driver struct {
 	// for no further poll.
 	shutdown bool
 	wg       sync.WaitGroup // goroutines of the driver
-	finished chan struct{}
 	writer   atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
 }
 
@@ -112,7 +111,6 @@ func NewDriver(opts Options) *Driver {
 		opts:     opts,
 		pollCh:   make(chan struct{}, 1),
 		wsCh:     make(chan struct{}, 1),
-		finished: make(chan struct{}),
 	}
 }
 
@@ -128,8 +126,6 @@ func (d *Driver) Attach(c Conn) {
 // Conn is the session the driver serves.
 func (d *Driver) Conn() Conn { return d.conn }
 
-// Done is closed when the driver has finished.
-func (d *Driver) Done() <-chan struct{} { return d.finished }
 
 // Wake tells the driver that the session has output or changed state. It
 // never blocks. When the session closed, or when its deadline moved (an
@@ -232,7 +228,6 @@ func (d *Driver) finishLocked() {
 		if d.opts.OnDone != nil {
 			d.opts.OnDone()
 		}
-		close(d.finished)
 	}()
 }
 

@@ -65,33 +65,47 @@ func (d *Driver) ServeWebSocket(ws *WebSocket) {
 	d.ws, d.wsConn = true, ws.ws
 	d.mu.Unlock()
 	w := d.startWriting(ws)
-	d.readLoop(ws.ws)
+	d.readLoop(ws)
 	w.start()
 	<-w.done
 	d.finish()
 }
 
-func (d *Driver) readLoop(ws *websocket.Conn) {
-	c := d.conn
+func (d *Driver) readLoop(sock *WebSocket) {
+	// This loop is where an idle session's goroutine waits: keep its frame
+	// small, so that the runtime can shrink the goroutine's stack.
 	for {
-		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
-		if err != nil {
-			if !c.Closed() {
-				if errors.Is(err, ErrMessageTooBig) {
-					c.HandleTransportClose(d.opts.Clock(), err)
-					ws.Close(websocket.StatusMessageTooBig, "")
-				} else {
-					c.HandleTransportClose(d.opts.Clock(), nil)
-				}
-			}
-			d.Wake()
+		sock.waitReadable()
+		if !d.readOne(sock) {
 			return
 		}
-		_ = c.HandleFrame(d.opts.Clock(), data, binary)
-		if c.Closed() {
-			d.Wake()
-		}
 	}
+}
+
+// readOne reads one message into the session; false once the WebSocket has
+// ended.
+//
+//go:noinline
+func (d *Driver) readOne(sock *WebSocket) bool {
+	c, ws := d.conn, sock.ws
+	data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
+	if err != nil {
+		if !c.Closed() {
+			if errors.Is(err, ErrMessageTooBig) {
+				c.HandleTransportClose(d.opts.Clock(), err)
+				ws.Close(websocket.StatusMessageTooBig, "")
+			} else {
+				c.HandleTransportClose(d.opts.Clock(), nil)
+			}
+		}
+		d.Wake()
+		return false
+	}
+	_ = c.HandleFrame(d.opts.Clock(), data, binary)
+	if c.Closed() {
+		d.Wake()
+	}
+	return true
 }
 
 // wsWriter writes a session's output to its WebSocket. It has no goroutine
@@ -288,7 +302,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 	// Upgraded: this WebSocket now carries the session.
 	w := d.startWriting(sock)
 	d.Wake()
-	d.readLoop(ws)
+	d.readLoop(sock)
 	w.start()
 	<-w.done
 	d.wg.Wait()

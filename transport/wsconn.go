@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -16,6 +17,8 @@ import (
 type WebSocket struct {
 	ws *websocket.Conn
 	nc *corkConn
+	br *bufio.Reader // the library's read buffer, when it is ours
+	rc syscall.RawConn
 }
 
 // AcceptOptions configure AcceptWebSocket.
@@ -46,7 +49,25 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		return nil, err
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
-	return &WebSocket{ws: ws, nc: h.nc}, nil
+	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br}
+	if sc, ok := h.nc.Conn.(syscall.Conn); ok {
+		sock.rc, _ = sc.SyscallConn()
+	}
+	return sock, nil
+}
+
+// waitReadable blocks until the connection has bytes to read, on a shallow
+// stack: an idle session's goroutine then holds a small stack (the runtime
+// shrinks it), instead of the deep one of a read blocked inside the
+// WebSocket library. It returns at once when bytes are buffered already,
+// or when it cannot wait this way (the read itself then blocks).
+func (w *WebSocket) waitReadable() {
+	if w.rc == nil || w.br == nil || w.br.Buffered() > 0 {
+		return
+	}
+	// The readiness the poller reports is an edge: ask the socket itself,
+	// without consuming, before and after each wait.
+	_ = w.rc.Read(peekReadable)
 }
 
 // Conn is the underlying WebSocket.
@@ -59,6 +80,7 @@ type hijacker struct {
 	http.ResponseWriter
 	timeout time.Duration
 	nc      *corkConn
+	br      *bufio.Reader
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -69,9 +91,10 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.nc = &corkConn{Conn: c, timeout: h.timeout}
 	r := brw.Reader
 	if r.Buffered() == 0 {
-		r = bufio.NewReaderSize(h.nc, 512)
+		r = bufio.NewReaderSize(h.nc, 256)
+		h.br = r
 	}
-	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, 512)), nil
+	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, 256)), nil
 }
 
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

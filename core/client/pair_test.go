@@ -59,7 +59,7 @@ func (p *pair) dial() bool {
 	if e == nil {
 		return false
 	}
-	c, err := p.srv.NewConn(e.Transport(), core.Handshake{Query: map[string][]string{"EIO": {"4"}}}, p.now, nil)
+	c, err := p.srv.NewConn(e.Transport(), core.Handshake{RawQuery: "EIO=4"}, p.now, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
