@@ -100,7 +100,7 @@ type Driver struct {
 	// shutdown: the server is going away; a closed polling session waits
 	// for no further poll.
 	shutdown bool
-	wg       sync.WaitGroup // goroutines of the driver
+	wg       sync.WaitGroup           // goroutines of the driver
 	writer   atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
 }
 
@@ -108,9 +108,9 @@ type Driver struct {
 func NewDriver(opts Options) *Driver {
 	opts.defaults()
 	return &Driver{
-		opts:     opts,
-		pollCh:   make(chan struct{}, 1),
-		wsCh:     make(chan struct{}, 1),
+		opts:   opts,
+		pollCh: make(chan struct{}, 1),
+		wsCh:   make(chan struct{}, 1),
 	}
 }
 
@@ -125,7 +125,6 @@ func (d *Driver) Attach(c Conn) {
 
 // Conn is the session the driver serves.
 func (d *Driver) Conn() Conn { return d.conn }
-
 
 // Wake tells the driver that the session has output or changed state. It
 // never blocks. When the session closed, or when its deadline moved (an

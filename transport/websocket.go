@@ -202,6 +202,11 @@ func (w *wsWriter) run() {
 // write sends a batch of packets as WebSocket messages in one network
 // write.
 func (w *wsWriter) write(b *writeBufs) error {
+	if !w.ws.deflate {
+		err := w.ws.nc.writeFrames(b.pkts)
+		clear(b.pkts)
+		return err
+	}
 	w.ws.nc.cork()
 	for _, p := range b.pkts {
 		var binary bool

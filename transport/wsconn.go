@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/sio-go/sio/core/eio"
 )
 
 // WebSocket is an accepted server-side WebSocket whose writes can be
@@ -17,8 +19,11 @@ import (
 type WebSocket struct {
 	ws *websocket.Conn
 	nc *corkConn
-	br *bufio.Reader // the library's read buffer, when it is ours
-	rc syscall.RawConn
+	// deflate: the client took per-message compression, so data frames
+	// go through the library, which compresses them.
+	deflate bool
+	br      *bufio.Reader // the library's read buffer, when it is ours
+	rc      syscall.RawConn
 }
 
 // AcceptOptions configure AcceptWebSocket.
@@ -49,7 +54,7 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		return nil, err
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
-	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br}
+	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
 	if sc, ok := h.nc.Conn.(syscall.Conn); ok {
 		sock.rc, _ = sc.SyscallConn()
 	}
@@ -155,4 +160,54 @@ func (c *corkConn) uncork() error {
 		corkBufs.Put(b)
 	}
 	return err
+}
+
+// writeFrames writes pkts as unfragmented, unmasked WebSocket data frames
+// (RFC 6455, section 5.2) in one network write. The library writes the
+// control frames (pong, close) through the same connection, whole, under
+// the same lock, so frames never interleave.
+func (c *corkConn) writeFrames(pkts []eio.Packet) error {
+	bp := corkBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, p := range pkts {
+		buf = appendDataFrame(buf, p)
+	}
+	c.mu.Lock()
+	var err error
+	if c.corked {
+		*c.buf = append(*c.buf, buf...)
+	} else {
+		_, err = c.writeLocked(buf)
+	}
+	c.mu.Unlock()
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		corkBufs.Put(bp)
+	}
+	return err
+}
+
+// appendDataFrame appends the frame of one Engine.IO packet: a binary
+// message as a binary frame of its bytes, anything else as a text frame of
+// its type digit and data.
+func appendDataFrame(dst []byte, p eio.Packet) []byte {
+	n := len(p.Data)
+	op := byte(0x1) // text
+	if p.Type == eio.Message && p.Binary {
+		op = 0x2 // binary
+	} else {
+		n++ // the type digit
+	}
+	dst = append(dst, 0x80|op) // FIN
+	switch {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	dst, _ = eio.AppendFrame(dst, p)
+	return dst
 }
