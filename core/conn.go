@@ -136,7 +136,7 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 func (c *Conn) closeSession(r eio.Reason, err error) {
 	c.EngineConn.mu.Lock()
 	c.sess.Close(r)
-	c.EngineConn.mu.Unlock()
+	c.EngineConn.unlock()
 }
 
 type connectAnswer struct {

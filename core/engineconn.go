@@ -39,6 +39,16 @@ type EngineConn struct {
 	sess *eio.Session
 
 	rearm atomic.Bool // a timer was set outside an input: Deadline moved
+	ended atomic.Bool // the session is closed (read without the lock)
+}
+
+// unlock releases mu, first noting whether the session has closed: the
+// one thing read without the lock, by wake-ups on every emit.
+func (c *EngineConn) unlock() {
+	if c.sess.State() == eio.StateClosed {
+		c.ended.Store(true)
+	}
+	c.mu.Unlock()
 }
 
 // NewEngineConn starts a server session with id sid on transport t. wake
@@ -57,28 +67,24 @@ func (c *EngineConn) SID() string { return c.sid }
 // Transport is the transport in use.
 func (c *EngineConn) Transport() eio.Transport {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.Transport()
 }
 
 // Upgrading reports whether a WebSocket probe is under way.
 func (c *EngineConn) Upgrading() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.Upgrading()
 }
 
 // Closed reports whether the session is closed. Output may remain to flush.
-func (c *EngineConn) Closed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess.State() == eio.StateClosed
-}
+func (c *EngineConn) Closed() bool { return c.ended.Load() }
 
 // CloseReason is why the session closed.
 func (c *EngineConn) CloseReason() eio.Reason {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.Reason()
 }
 
@@ -120,7 +126,7 @@ func (c *EngineConn) HandleTimeout(now time.Time) {
 	defer c.inMu.Unlock()
 	c.mu.Lock()
 	c.sess.HandleTimeout(now)
-	c.mu.Unlock()
+	c.unlock()
 	c.process(now)
 	if !c.closed {
 		c.h.OnTimeout(now)
@@ -136,7 +142,7 @@ func (c *EngineConn) input(now time.Time, f func() error) error {
 	defer c.inMu.Unlock()
 	c.mu.Lock()
 	err := f()
-	c.mu.Unlock()
+	c.unlock()
 	c.process(now)
 	if c.HasOutput() {
 		c.wake()
@@ -149,7 +155,7 @@ func (c *EngineConn) process(now time.Time) {
 	for {
 		c.mu.Lock()
 		ev, ok := c.sess.PollEvent()
-		c.mu.Unlock()
+		c.unlock()
 		if !ok {
 			return
 		}
@@ -174,7 +180,7 @@ func (c *EngineConn) process(now time.Time) {
 func (c *EngineConn) Send(volatile bool, pkts ...eio.Packet) error {
 	c.mu.Lock()
 	err := c.sess.Send(volatile, pkts...)
-	c.mu.Unlock()
+	c.unlock()
 	if err != eio.ErrQueueFull {
 		c.wake()
 	}
@@ -186,35 +192,35 @@ func (c *EngineConn) Send(volatile bool, pkts ...eio.Packet) error {
 func (c *EngineConn) Close(r eio.Reason) {
 	c.mu.Lock()
 	c.sess.Close(r)
-	c.mu.Unlock()
+	c.unlock()
 	c.wake()
 }
 
 // HasOutput reports whether TakeOutput would yield packets.
 func (c *EngineConn) HasOutput() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.HasOutput()
 }
 
 // TakeOutput appends the packets waiting for the active transport to dst.
 func (c *EngineConn) TakeOutput(dst []eio.Packet) []eio.Packet {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.TakeOutput(dst)
 }
 
 // TakeOutputLimit is TakeOutput bounded to max bytes of polling payload.
 func (c *EngineConn) TakeOutputLimit(dst []eio.Packet, max int) []eio.Packet {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.TakeOutputLimit(dst, max)
 }
 
 // TakeProbeOutput appends the packets waiting for the probe WebSocket.
 func (c *EngineConn) TakeProbeOutput(dst []eio.Packet) []eio.Packet {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.sess.TakeProbeOutput(dst)
 }
 
@@ -223,7 +229,7 @@ func (c *EngineConn) TakeProbeOutput(dst []eio.Packet) []eio.Packet {
 func (c *EngineConn) Deadline() (time.Time, bool) {
 	c.mu.Lock()
 	t, ok := c.sess.Deadline()
-	c.mu.Unlock()
+	c.unlock()
 	if !ok {
 		return t, false
 	}
@@ -247,6 +253,6 @@ func (c *EngineConn) moveDeadline() {
 // Session gives f the Engine.IO session under the connection's lock.
 func (c *EngineConn) Session(f func(*eio.Session)) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	f(c.sess)
 }

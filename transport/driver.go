@@ -160,6 +160,11 @@ func (d *Driver) kick() {
 
 // signal wakes a pending poll and the WebSocket writer.
 func (d *Driver) signal() {
+	if w := d.writer.Load(); w != nil {
+		// A WebSocket carries the session: no poll or probe to wake.
+		w.start()
+		return
+	}
 	select {
 	case d.pollCh <- struct{}{}:
 	default:
@@ -167,9 +172,6 @@ func (d *Driver) signal() {
 	select {
 	case d.wsCh <- struct{}{}:
 	default:
-	}
-	if w := d.writer.Load(); w != nil {
-		w.start()
 	}
 }
 

@@ -147,6 +147,9 @@ func (w *wsWriter) claim() bool {
 	return true
 }
 
+// maxYields bounds the yields of a writer gathering a batch.
+const maxYields = 4
+
 type writeBufs struct {
 	pkts  []eio.Packet
 	frame []byte
@@ -168,12 +171,17 @@ func (w *wsWriter) run() {
 	for {
 		b.pkts = c.TakeOutput(b.pkts[:0])
 		if len(b.pkts) > 0 {
-			// Let the goroutines that are queueing packets (a broadcast
-			// fanning out) run once before writing: what they add goes
-			// out in the same network write, which costs far more than
-			// the yield.
-			runtime.Gosched()
-			b.pkts = c.TakeOutput(b.pkts)
+			// Let the goroutines that are queueing packets (broadcasts
+			// fanning out) run before writing, while they keep adding:
+			// what they add goes out in the same network write, which
+			// costs far more than a yield.
+			for range maxYields {
+				n := len(b.pkts)
+				runtime.Gosched()
+				if b.pkts = c.TakeOutput(b.pkts); len(b.pkts) == n {
+					break
+				}
+			}
 			if err := w.write(b); err != nil {
 				c.HandleTransportClose(w.d.opts.Clock(), err)
 				w.ws.ws.CloseNow()
@@ -304,7 +312,12 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 		d.Wake()
 		return
 	}
-	// Upgraded: this WebSocket now carries the session.
+	// Upgraded: this WebSocket now carries the session. A poll still
+	// pending is released (the wake-ups go to the writer from now on).
+	select {
+	case d.pollCh <- struct{}{}:
+	default:
+	}
 	w := d.startWriting(sock)
 	d.Wake()
 	d.readLoop(sock)
