@@ -192,7 +192,7 @@ func (w *wsWriter) run() {
 		}
 		if c.Closed() {
 			// Flushed: a close frame with no status, as the reference sends.
-			_ = w.ws.ws.Close(websocket.StatusNoStatusRcvd, "")
+			w.ws.closeFromWriter()
 			w.finish()
 			return
 		}

@@ -24,6 +24,17 @@ type WebSocket struct {
 	deflate bool
 	br      *bufio.Reader // the library's read buffer, when it is ours
 	rc      syscall.RawConn
+	// closeMu keeps waitReadable's look at br apart from a close
+	// handshake run by the writer, which reads through br too.
+	closeMu sync.Mutex
+}
+
+// closeFromWriter closes the WebSocket with a close frame with no status,
+// as the reference does, from a goroutine other than the reader.
+func (w *WebSocket) closeFromWriter() {
+	w.closeMu.Lock()
+	defer w.closeMu.Unlock()
+	_ = w.ws.Close(websocket.StatusNoStatusRcvd, "")
 }
 
 // AcceptOptions configure AcceptWebSocket.
@@ -67,7 +78,13 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 // WebSocket library. It returns at once when bytes are buffered already,
 // or when it cannot wait this way (the read itself then blocks).
 func (w *WebSocket) waitReadable() {
-	if w.rc == nil || w.br == nil || w.br.Buffered() > 0 {
+	if w.rc == nil || w.br == nil {
+		return
+	}
+	w.closeMu.Lock()
+	buffered := w.br.Buffered()
+	w.closeMu.Unlock()
+	if buffered > 0 {
 		return
 	}
 	// The readiness the poller reports is an edge: ask the socket itself,
