@@ -328,9 +328,10 @@ func (m *Manager) closeEngineLocked(q *calls) {
 	if m.state == stateWaiting {
 		m.state = stateIdle
 		m.reconnectAt = time.Time{}
-		m.reconnecting = false
-		m.attempts = 0
 	}
+	// Also when an attempt was opening: a later Connect starts afresh.
+	m.reconnecting = false
+	m.attempts = 0
 }
 
 // maybeCloseLocked closes the session once no socket is active, as the
@@ -466,6 +467,10 @@ func (m *Manager) engineClosed(now time.Time, e *Engine, r eio.Reason, cause err
 	reason := reasonOf(r)
 	for _, s := range m.sockets {
 		s.connectSent = nil
+		// Events that came before a CONNECT answer this session will
+		// never give belong to a server socket that is gone.
+		clear(s.recvBuf)
+		s.recvBuf = nil
 	}
 	if e.opened {
 		for _, f := range m.onClose.take() {

@@ -112,6 +112,7 @@ type mCliSock struct {
 	nsp       string
 	s         *Socket
 	connected bool
+	awaiting  bool      // Connect was called: OnConnect or OnConnectError is due
 	disc      int       // disconnects seen
 	buffered  []*mEvent // emitted while not connected, not sent yet
 }
@@ -132,7 +133,7 @@ type mEvent struct {
 
 type mStream struct {
 	evs  []*mEvent
-	last int // the last delivered
+	last map[*mLink]int // the last delivered on each link
 }
 
 type mAck struct {
@@ -355,7 +356,7 @@ func (p *model) stream(dir byte, nsp string) *mStream {
 	k := string(dir) + nsp
 	st := p.streams[k]
 	if st == nil {
-		st = &mStream{last: -1}
+		st = &mStream{last: map[*mLink]int{}}
 		p.streams[k] = st
 	}
 	return st
@@ -376,8 +377,10 @@ func linkIDs(ls []*mLink) []int {
 	return out
 }
 
-// receive checks an event delivered on link l: emitted, sent on l, in
-// order, once, and none sent before it on l missing.
+// receive checks an event delivered on link l: emitted, sent on l, once,
+// in order among those of l, and none sent before it on l missing. Two
+// links have no order between them: a request of a session the client has
+// left may still be in flight.
 func (p *model) receive(dir byte, nsp string, seq int, l *mLink, name string) *mEvent {
 	who := "client"
 	if dir == 'c' {
@@ -393,6 +396,10 @@ func (p *model) receive(dir byte, nsp string, seq int, l *mLink, name string) *m
 	if l != nil {
 		lid = l.id
 	}
+	last, ok := st.last[l]
+	if !ok {
+		last = -1
+	}
 	switch {
 	case ev.name != name:
 		p.failf("%s %s: #%d arrived as %q, emitted as %q", who, nsp, seq, name, ev.name)
@@ -400,19 +407,22 @@ func (p *model) receive(dir byte, nsp string, seq int, l *mLink, name string) *m
 	case !ev.sent:
 		p.failf("%s %s: #%d arrived before it was sent", who, nsp, seq)
 		return nil
-	case seq <= st.last:
-		p.failf("%s %s: #%d after #%d: duplicated or reordered", who, nsp, seq, st.last)
+	case ev.delivered:
+		p.failf("%s %s: #%d delivered twice", who, nsp, seq)
+		return nil
+	case seq <= last:
+		p.failf("%s %s: #%d after #%d on link %d: reordered", who, nsp, seq, last, lid)
 		return nil
 	case !slices.Contains(ev.links, l):
 		p.failf("%s %s: #%d arrived on link %d, sent on %v", who, nsp, seq, lid, linkIDs(ev.links))
 		return nil
 	}
-	for _, o := range st.evs[st.last+1 : seq] {
+	for _, o := range st.evs[last+1 : seq] {
 		if o.sent && !o.delivered && !o.mayLose && slices.Contains(o.links, l) {
 			p.failf("%s %s: #%d arrived, #%d sent before it on link %d is missing", who, nsp, seq, o.seq, lid)
 		}
 	}
-	ev.delivered, st.last = true, seq
+	ev.delivered, st.last[l] = true, seq
 	p.count("events delivered to the " + who)
 	return ev
 }
@@ -660,7 +670,8 @@ func (p *model) cliAnswer(cs *mCliSock, ev *mEvent, e *Event) {
 		if connected {
 			p.failf("client %s: Ack says disconnected on a connected socket", cs.nsp)
 		}
-	case errors.Is(err, eio.ErrSlowConsumer):
+	case errors.Is(err, eio.ErrSlowConsumer), errors.Is(err, eio.ErrClosed):
+		// The session closed, later in what is being handled.
 	default:
 		p.failf("client %s: Ack: %v", cs.nsp, err)
 	}
@@ -677,6 +688,7 @@ func (p *model) cliConnected(cs *mCliSock) {
 		p.failf("client %s: connected twice", cs.nsp)
 	}
 	cs.connected = true
+	cs.awaiting = false
 	// The events buffered meanwhile went out before the connect handlers
 	// ran, but for those a closing session refused.
 	var left int
@@ -694,10 +706,14 @@ func (p *model) cliConnected(cs *mCliSock) {
 		}
 	}
 	cs.buffered = slices.Clone(cs.buffered[k:])
+	if k > 0 && l.srvDisc[cs.nsp] {
+		l.mayForce = true
+	}
 }
 
 func (p *model) cliConnectError(cs *mCliSock, err error) {
 	p.logf("client %s: connect error %v", cs.nsp, err)
+	cs.awaiting = false
 	var ce *ConnectError
 	var cf *ConnectFailure
 	switch {
@@ -714,7 +730,9 @@ func (p *model) cliConnectError(cs *mCliSock, err error) {
 		}
 	case errors.As(err, &cf):
 	case errors.Is(err, ErrDisconnected):
-		if p.inCliDisc != cs && !p.closing {
+		// Ended by the client, or by the server's DISCONNECT of the socket
+		// the client left, that it takes for this attempt's.
+		if p.inCliDisc != cs && !p.closing && (p.cur == nil || !p.cur.srvDisc[cs.nsp]) {
 			p.failf("client %s: attempt ended by a disconnect nobody asked for", cs.nsp)
 		}
 	default:
@@ -979,8 +997,8 @@ func (p *model) appendFrames(dst *[]mFrame, pkts []eio.Packet) {
 	}
 }
 
-// cliTransportClosed reports to the client the end of the WebSocket of l,
-// clean, from the server's side.
+// cliWSClosed reports to the client the clean end of the WebSocket of l,
+// from the server's side; srvWSClosed is the other way round.
 func (p *model) cliWSClosed(l *mLink) {
 	e := l.e
 	switch {
@@ -1224,6 +1242,15 @@ func (p *model) sawAtClient(l *mLink, pkts []eio.Packet, active bool) {
 		case q.Type == eio.Message && !q.Binary:
 			if t, nsp := sioHeader(q.Data); t == '1' {
 				delete(l.srvDisc, nsp)
+				if !p.sock(nsp).s.Active() {
+					// What the server sent before it is not for a socket
+					// that no longer wants to be connected.
+					for _, ev := range p.stream('s', nsp).evs {
+						if !ev.delivered {
+							ev.mayLose = true
+						}
+					}
+				}
 			}
 		}
 	}
@@ -1235,6 +1262,7 @@ func (p *model) deliverS2C(l *mLink) bool {
 	case l.ws != nil && len(l.ws.s2c) > 0:
 		f := l.ws.s2c[0]
 		l.ws.s2c = l.ws.s2c[1:]
+		p.logf("link %d: frame to the client %.60q", l.id, f.data)
 		active := !l.ws.probe || e.Transport() == eio.WebSocket
 		open := !e.Closed()
 		p.inLink = l
@@ -1255,6 +1283,7 @@ func (p *model) deliverS2C(l *mLink) bool {
 	case l.get == mGetResp:
 		body := l.getBody
 		l.get, l.getBody = mGetNone, nil
+		p.logf("link %d: poll response %.60q", l.id, body)
 		active := e.Transport() == eio.Polling
 		open := !e.Closed()
 		p.inLink = l
@@ -1285,6 +1314,7 @@ func (p *model) deliverC2S(l *mLink) bool {
 	case l.ws != nil && len(l.ws.c2s) > 0:
 		f := l.ws.c2s[0]
 		l.ws.c2s = l.ws.c2s[1:]
+		p.logf("link %d: frame to the server %.60q", l.id, f.data)
 		open := !c.Closed()
 		var err error
 		if l.ws.probe {
@@ -1302,6 +1332,7 @@ func (p *model) deliverC2S(l *mLink) bool {
 	case l.post != nil:
 		body := l.post
 		l.post = nil
+		p.logf("link %d: post %.60q", l.id, body)
 		if c.Closed() {
 			// The server forgot the session: the POST is refused.
 			if e := l.e; !e.Closed() && e.Transport() == eio.Polling {
@@ -1483,6 +1514,9 @@ func (p *model) cliConnect(t *rapid.T) {
 	p.logf("client %s: Connect: %v", cs.nsp, err)
 	if err != nil {
 		p.failf("client %s: Connect: %v", cs.nsp, err)
+	}
+	if !cs.s.Connected() {
+		cs.awaiting = true
 	}
 	if l := p.cur; l != nil && l.orphan[cs.nsp] && l.opened && !l.e.Closed() {
 		// The server may still hold the socket of the CONNECT answered
@@ -1768,9 +1802,9 @@ func (p *model) srvDisconnect(t *rapid.T) {
 // other than a CONNECT, that the server has not handled: seen in the
 // network, or guessed from output the client still holds.
 func (p *model) cliInFlight(l *mLink, nsp string) bool {
-	var queued bool
-	p.locked(func() { queued = l.e.sess.HasOutput() })
-	if queued {
+	var queued int
+	p.locked(func() { queued = l.e.sess.QueuedPackets() })
+	if queued > 0 {
 		return true
 	}
 	var pkts []eio.Packet
@@ -1893,7 +1927,9 @@ func (p *model) drop(t *rapid.T) {
 	kind := rapid.SampledFrom(kinds).Draw(t, "kind")
 	p.logf("link %d: the %s link breaks", l.id, kind)
 	p.count("drops")
-	l.broken = true
+	// Only a link that carries the session breaks it: a probe's end is
+	// the probe's.
+	l.broken = kind == "poll" || e.Transport() == eio.WebSocket || c.Transport() == eio.WebSocket
 	p.inLink = l
 	if kind == "ws" {
 		l.ws = nil
@@ -2058,6 +2094,9 @@ func (p *model) check() {
 		}
 		if cs.s.Connected() != cs.connected {
 			p.failf("client %s: connected %v, the handlers said %v", cs.nsp, cs.s.Connected(), cs.connected)
+		}
+		if cs.awaiting && !cs.s.Active() {
+			p.failf("client %s: no longer active, and its Connect had no outcome (OnConnect or OnConnectError)", cs.nsp)
 		}
 	}
 	// Queues stay within their bounds (a few control packets aside).
@@ -2253,26 +2292,39 @@ func TestModel_SocketIO(t *testing.T) {
 		p := newModel(t, rt)
 		p.stats = stats
 		p.count("runs")
+		// Weighted: emits and a network that delivers make the sessions
+		// worth checking; faults and disconnects come less often.
+		type action struct {
+			name   string
+			weight int
+			f      func(*rapid.T)
+		}
 		actions := map[string]func(*rapid.T){
-			"clientConnect":    p.cliConnect,
-			"clientDisconnect": p.cliDisconnect,
-			"clientEmit":       p.cliEmit,
-			"serverEmit":       p.srvEmit,
-			"broadcast":        p.broadcast,
-			"joinLeave":        p.joinLeave,
-			"serverDisconnect": p.srvDisconnect,
-			"answerLate":       p.answerLate,
-			"deliver":          p.deliver,
-			"pump":             func(*rapid.T) { p.pump() },
-			"clock":            p.clock,
-			"drive":            func(*rapid.T) { p.drive() },
-			"upgrade":          func(*rapid.T) { p.upgrade() },
-			"fault":            p.fault,
-			"":                 func(*rapid.T) { p.check(); p.count("steps") },
+			"": func(*rapid.T) { p.check(); p.count("steps") },
+		}
+		for _, a := range []action{
+			{"clientConnect", 2, p.cliConnect},
+			{"clientDisconnect", 1, p.cliDisconnect},
+			{"clientEmit", 3, p.cliEmit},
+			{"serverEmit", 3, p.srvEmit},
+			{"broadcast", 2, p.broadcast},
+			{"joinLeave", 1, p.joinLeave},
+			{"serverDisconnect", 1, p.srvDisconnect},
+			{"answerLate", 1, p.answerLate},
+			{"deliver", 3, p.deliver},
+			{"pump", 3, func(*rapid.T) { p.pump() }},
+			{"clock", 2, p.clock},
+			{"drive", 1, func(*rapid.T) { p.drive() }},
+			{"upgrade", 1, func(*rapid.T) { p.upgrade() }},
+			{"fault", 1, p.fault},
+		} {
+			for i := range a.weight {
+				actions[a.name+strings.Repeat("'", i)] = a.f
+			}
 		}
 		// Longer runs than rapid's default: a session needs some steps to
 		// get anywhere interesting.
-		for range 3 {
+		for range 4 {
 			rt.Repeat(actions)
 		}
 		p.finish()

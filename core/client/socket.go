@@ -575,6 +575,15 @@ func (s *Socket) onAckPacket(e *Engine, p *sio.Packet, q *calls) {
 
 func (s *Socket) onDisconnectPacket(q *calls) {
 	wasConnected := s.connected
+	if !wasConnected && s.active {
+		// A connect under way ends (the server's disconnect was for an
+		// earlier socket, racing it): whoever waits for its outcome learns.
+		for _, f := range s.onConnectErr.take() {
+			q.add(func() { f(ErrDisconnected) })
+		}
+	}
+	clear(s.recvBuf)
+	s.recvBuf = nil
 	s.active = false
 	s.connectSent = nil
 	s.pid, s.offset = "", ""
