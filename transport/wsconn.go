@@ -127,9 +127,10 @@ type corkConn struct {
 	net.Conn
 	timeout time.Duration
 
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
+	mu       sync.Mutex
+	corked   bool
+	buf      *[]byte
+	deadline time.Time // the write deadline set on Conn
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -142,9 +143,16 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	return c.writeLocked(p)
 }
 
+// writeLocked writes p with a deadline between half the timeout and the
+// timeout away: the deadline is moved only once half of it has passed,
+// which spares a timer update on most writes.
 func (c *corkConn) writeLocked(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
+	now := time.Now()
+	if c.deadline.Sub(now) < c.timeout/2 {
+		c.deadline = now.Add(c.timeout)
+		if err := c.Conn.SetWriteDeadline(c.deadline); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Write(p)
 }
