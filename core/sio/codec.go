@@ -151,28 +151,39 @@ func hiddenValue(t reflect.Type) error {
 	return &Error{Code: ErrCodeUnsupported, Offset: -1, Msg: "value of type " + t.String() + " reached through an unexported field"}
 }
 
-func encMarshaler(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
-	if v.Kind() == reflect.Pointer && v.IsNil() {
-		return append(b, "null"...), nil
+// viaInterface makes the encoders of a type that implements I (its value,
+// and its address when only the pointer does): nil pointers are null, a
+// value reached through an unexported field is refused, and appendI writes
+// the rest.
+func viaInterface[I any](appendI func([]byte, I, reflect.Type) ([]byte, error)) (value, addr encFn) {
+	value = func(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
+		if v.Kind() == reflect.Pointer && v.IsNil() {
+			return append(b, "null"...), nil
+		}
+		if !v.CanInterface() {
+			return nil, hiddenValue(v.Type())
+		}
+		m, ok := reflect.TypeAssert[I](v)
+		if !ok {
+			return append(b, "null"...), nil
+		}
+		return appendI(b, m, v.Type())
 	}
-	if !v.CanInterface() {
-		return nil, hiddenValue(v.Type())
+	addr = func(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
+		va := v.Addr()
+		if !va.CanInterface() {
+			return nil, hiddenValue(v.Type())
+		}
+		m, _ := reflect.TypeAssert[I](va)
+		return appendI(b, m, v.Type())
 	}
-	m, ok := reflect.TypeAssert[json.Marshaler](v)
-	if !ok {
-		return append(b, "null"...), nil
-	}
-	return appendMarshalJSON(b, m, v.Type())
+	return value, addr
 }
 
-func encAddrMarshaler(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
-	va := v.Addr()
-	if !va.CanInterface() {
-		return nil, hiddenValue(v.Type())
-	}
-	m, _ := reflect.TypeAssert[json.Marshaler](va)
-	return appendMarshalJSON(b, m, v.Type())
-}
+var (
+	encMarshaler, encAddrMarshaler         = viaInterface(appendMarshalJSON)
+	encTextMarshaler, encAddrTextMarshaler = viaInterface(appendMarshalText)
+)
 
 func appendMarshalJSON(b []byte, m json.Marshaler, t reflect.Type) ([]byte, error) {
 	js, err := m.MarshalJSON()
@@ -210,29 +221,6 @@ func appendCompact(b, js []byte) []byte {
 		}
 	}
 	return append(b, js[start:]...)
-}
-
-func encTextMarshaler(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
-	if v.Kind() == reflect.Pointer && v.IsNil() {
-		return append(b, "null"...), nil
-	}
-	if !v.CanInterface() {
-		return nil, hiddenValue(v.Type())
-	}
-	m, ok := reflect.TypeAssert[encoding.TextMarshaler](v)
-	if !ok {
-		return append(b, "null"...), nil
-	}
-	return appendMarshalText(b, m, v.Type())
-}
-
-func encAddrTextMarshaler(e *Encoder, b []byte, v reflect.Value, _ encFlags) ([]byte, error) {
-	va := v.Addr()
-	if !va.CanInterface() {
-		return nil, hiddenValue(v.Type())
-	}
-	m, _ := reflect.TypeAssert[encoding.TextMarshaler](va)
-	return appendMarshalText(b, m, v.Type())
 }
 
 func appendMarshalText(b []byte, m encoding.TextMarshaler, t reflect.Type) ([]byte, error) {
