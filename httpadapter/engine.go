@@ -127,10 +127,9 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 	}
 	var sid string
 	d := transport.NewDriver(transport.Options{
-		Clock:       cfg.Clock,
-		MaxPayload:  cfg.MaxHTTPBufferSize,
-		Compression: cfg.PerMessageDeflate,
-		Logger:      cfg.Logger,
+		Clock:      cfg.Clock,
+		MaxPayload: cfg.MaxHTTPBufferSize,
+		Logger:     cfg.Logger,
 		OnDone: func() {
 			rt.mu.Lock()
 			delete(rt.drivers, sid)

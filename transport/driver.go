@@ -38,9 +38,6 @@ type Options struct {
 	Clock func() time.Time
 	// MaxPayload bounds a polling body or WebSocket message, in bytes.
 	MaxPayload int
-	// Compression enables per-message deflate on WebSocket when the client
-	// offers it.
-	Compression bool
 	// WriteTimeout bounds one WebSocket write or polling response; a peer
 	// that takes longer is a slow consumer. Default 10s.
 	WriteTimeout time.Duration
