@@ -38,9 +38,6 @@ type Options struct {
 	Clock func() time.Time
 	// MaxPayload bounds a polling body or WebSocket message, in bytes.
 	MaxPayload int
-	// WriteTimeout bounds one WebSocket write or polling response; a peer
-	// that takes longer is a slow consumer. Default 10s.
-	WriteTimeout time.Duration
 	// FlushGrace is how long a closed polling session waits for a last poll
 	// to collect its final packets. Default 5s.
 	FlushGrace time.Duration
@@ -56,9 +53,6 @@ func (o *Options) defaults() {
 	}
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = eio.DefaultMaxPayload
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
 	}
 	if o.FlushGrace <= 0 {
 		o.FlushGrace = 5 * time.Second
