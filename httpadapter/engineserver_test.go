@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sio-go/sio/transport/peertest"
 )
 
 // engineNode returns the node binary and the folder of the installed
@@ -17,17 +19,7 @@ import (
 func engineNode(t *testing.T) (string, string) {
 	t.Helper()
 	dir, _ := filepath.Abs("testdata/node")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "engine.io-client"))
-	}
-	if err != nil {
-		if os.Getenv("SIO_REQUIRE_EXTERNAL") == "1" {
-			t.Fatalf("node or its packages missing: %v", err)
-		}
-		t.Skipf("node or its packages missing (run npm ci in testdata/node): %v", err)
-	}
-	return node, dir
+	return peertest.NodeModules(t, dir), dir
 }
 
 // TestEngineRawEcho: a raw Engine.IO session with the official engine

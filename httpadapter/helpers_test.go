@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/httpadapter"
+	"github.com/sio-go/sio/transport/peertest"
 )
 
 // nodeDir holds the scenario scripts and the installed client.
@@ -30,25 +29,12 @@ const nodeDir = "testdata/node"
 // waitFor is how long a test waits for an event before failing.
 const waitFor = 10 * time.Second
 
-// requireNode returns the path of node, or skips the test when node or the
-// client packages are not installed. With SIO_REQUIRE_EXTERNAL=1 it fails
-// the test instead of skipping it.
+// requireNode returns the path of node once the pinned client packages
+// are installed (npm ci on first use), or skips the test when node or npm
+// is missing; with SIO_REQUIRE_EXTERNAL=1 it fails the test instead.
 func requireNode(t testing.TB) string {
 	t.Helper()
-	var reason string
-	path, err := exec.LookPath("node")
-	if err != nil {
-		reason = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "socket.io-client", "package.json")); err != nil {
-		reason = "the client packages are not installed in testdata/node (see its package-lock.json)"
-	}
-	if reason != "" {
-		if os.Getenv("SIO_REQUIRE_EXTERNAL") == "1" {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
-	}
-	return path
+	return peertest.NodeModules(t, nodeDir)
 }
 
 // ---------------------------------------------------------------------------

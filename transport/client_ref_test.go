@@ -7,13 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sio-go/sio/transport/peertest"
 
 	"github.com/sio-go/sio/core/client"
 	"github.com/sio-go/sio/transport"
@@ -24,17 +25,7 @@ import (
 // SIO_REQUIRE_EXTERNAL=1.
 func startRef(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	modules := filepath.Join("..", "httpadapter", "testdata", "node", "node_modules", "socket.io")
-	if err == nil {
-		_, err = os.Stat(modules)
-	}
-	if err != nil {
-		if os.Getenv("SIO_REQUIRE_EXTERNAL") == "1" {
-			t.Fatalf("reference server unavailable: %v", err)
-		}
-		t.Skip("reference server: needs node and `npm ci` in httpadapter/testdata/node")
-	}
+	node := peertest.NodeModules(t, filepath.Join("..", "httpadapter", "testdata", "node"))
 	cmd := exec.Command(node, filepath.Join("testdata", "refserver.js"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sio-go/sio/transport/peertest"
 
 	"github.com/sio-go/sio/httpadapter"
 )
@@ -31,22 +32,11 @@ func TestMain(m *testing.M) {
 // it fails instead.
 func requireRef(t *testing.T) string {
 	t.Helper()
-	var reason string
-	node, err := exec.LookPath("node")
+	script, err := findRefServer("")
 	if err != nil {
-		reason = "node is not on PATH"
-	} else if script, err := findRefServer(""); err != nil {
-		reason = err.Error()
-	} else if _, err := os.Stat(refModules(script)); err != nil {
-		reason = "httpadapter/testdata/node/node_modules is missing (run npm ci there)"
+		peertest.Unavailable(t, err.Error())
 	}
-	if reason != "" {
-		if os.Getenv("SIO_REQUIRE_EXTERNAL") == "1" {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
-	}
-	return node
+	return peertest.NodeModules(t, filepath.Join(filepath.Dir(refModules(script)), ".."))
 }
 
 // TestBenchTool runs the load tool in a tiny configuration against both
