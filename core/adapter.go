@@ -235,7 +235,10 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 
 func (a *MemoryAdapter) Broadcast(p *Outgoing, opts *BroadcastOptions) {
 	frames := p.Frames()
-	a.apply(opts, func(s *Socket) { s.conn.send(frames, opts.Flags.Volatile) })
+	a.apply(opts, func(s *Socket) {
+		s.outgoing(p)
+		s.conn.send(frames, opts.Flags.Volatile)
+	})
 }
 
 func (a *MemoryAdapter) BroadcastWithAck(p *Outgoing, opts *BroadcastOptions, clientCount func(int), ack func(Args)) {
@@ -250,6 +253,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Outgoing, opts *BroadcastOptions, cl
 				ack(args)
 			}
 		})
+		s.outgoing(p)
 		s.conn.send(frames, opts.Flags.Volatile)
 	}
 }

@@ -79,7 +79,7 @@ func (b *BroadcastOperator) Options() BroadcastOptions { return b.opts }
 // Emit sends an event to the selected sockets, encoded once per namespace.
 func (b *BroadcastOperator) Emit(event string, args ...any) error {
 	if reserved(event) {
-		return ErrReservedEvent
+		return reservedError(event)
 	}
 	for _, n := range b.targets {
 		p, err := sio.NewEvent(n.name, event, args)
@@ -97,11 +97,13 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 type BroadcastAckFunc func(responses []Args, err error)
 
 // EmitAck sends an event to the selected sockets and collects one answer
-// from each. ack runs once: when every socket reached has answered, or at
-// the timeout with the answers so far and ErrAckTimeout.
+// from each. ack runs once, on a goroutine of the adapter's (Config.Go):
+// when every socket reached has answered, or at the timeout with the
+// answers so far and ErrAckTimeout. Without a Timeout it waits for every
+// answer, however long.
 func (b *BroadcastOperator) EmitAck(event string, ack BroadcastAckFunc, args ...any) error {
 	if reserved(event) {
-		return ErrReservedEvent
+		return reservedError(event)
 	}
 	if len(b.targets) == 0 {
 		ack(nil, nil)
@@ -109,8 +111,8 @@ func (b *BroadcastOperator) EmitAck(event string, ack BroadcastAckFunc, args ...
 	}
 	// serversLeft starts at 1 so that no answer completes the collection
 	// before every namespace has been asked; the last line releases it.
-	col := &ackCollector{cb: ack, serversLeft: 1}
 	srv := b.targets[0].srv
+	col := &ackCollector{srv: srv, cb: ack, serversLeft: 1}
 	col.mu.Lock()
 	col.cancel = srv.after(srv.deadline(b.opts.Flags.Timeout), col.timeout)
 	col.mu.Unlock()
@@ -137,7 +139,7 @@ func (b *BroadcastOperator) EmitAck(event string, ack BroadcastAckFunc, args ...
 }
 
 // EmitWithAck is EmitAck that waits for the answers, the timeout, or the
-// end of ctx.
+// end of ctx. It may be called from a handler.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	type result struct {
 		r   []Args
@@ -159,6 +161,7 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 // reports how many sockets it reached (count); the collection is complete
 // when every node has and every socket answered.
 type ackCollector struct {
+	srv         *Server
 	mu          sync.Mutex
 	cb          BroadcastAckFunc
 	cancel      func()
@@ -217,7 +220,9 @@ func (c *ackCollector) finish(_ []Args, err error) {
 	if cancel != nil {
 		cancel()
 	}
-	c.cb(r, err)
+	// The last answer arrives on a connection's reader, the timeout on a
+	// timer: the application's callback runs on a goroutine of its own.
+	c.srv.run(func() { c.cb(r, err) })
 }
 
 func (b *BroadcastOperator) each(fn func(n *Namespace, opts *BroadcastOptions)) {
@@ -255,4 +260,18 @@ func (b *BroadcastOperator) SocketsLeave(rooms ...string) {
 // their connections.
 func (b *BroadcastOperator) DisconnectSockets(close bool) {
 	b.each(func(n *Namespace, o *BroadcastOptions) { n.adapter.DisconnectSockets(o, close) })
+}
+
+// event returns the name and arguments of an event packet, for the
+// OnAnyOutgoing listeners; ok is false for anything else.
+func (o *Outgoing) event() (name string, args []any, ok bool) {
+	raw, err := sio.SplitArgs(&o.Packet)
+	if err != nil || len(raw) == 0 {
+		return "", nil, false
+	}
+	args = make([]any, len(raw)-1)
+	for i := range raw[1:] {
+		args[i] = raw[i+1]
+	}
+	return eventName(raw[0].JSON), args, true
 }

@@ -24,9 +24,40 @@ type Conn struct {
 
 	dec sio.Decoder // under EngineConn.inMu
 
-	mu        sync.Mutex // guards sockets and connectBy
+	mu        sync.Mutex // guards sockets, connectBy and the pause
 	sockets   map[string]*Socket
 	connectBy time.Time
+	paused    int           // sockets whose inbox is full
+	resume    chan struct{} // closed when paused drops to 0 or the session ends
+	ended     bool          // the session closed: reads never pause again
+}
+
+// ReadPaused returns nil when the adapter may read the next input, or a
+// channel that is closed once it may: when the inboxes of the connection's
+// sockets are full, reading waits for their handlers (backpressure down to
+// TCP), while timers and writes go on.
+func (c *Conn) ReadPaused() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused == 0 || c.ended {
+		return nil
+	}
+	if c.resume == nil {
+		c.resume = make(chan struct{})
+	}
+	return c.resume
+}
+
+// pauseReads counts a socket whose inbox became full (+1) or has room
+// again (-1).
+func (c *Conn) pauseReads(delta int) {
+	c.mu.Lock()
+	c.paused += delta
+	if c.paused == 0 && c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
+	c.mu.Unlock()
 }
 
 // NewConn starts a connection on transport t for a client whose request is
@@ -68,7 +99,7 @@ func (h *connEvents) OnClose(r eio.Reason, _ error) { (*Conn)(h).onClose(r) }
 func (h *connEvents) OnTimeout(now time.Time) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	expired := !c.connectBy.IsZero() && !now.Before(c.connectBy) && len(c.sockets) == 0
+	expired := !c.connectBy.IsZero() && !now.Before(c.connectBy)
 	c.mu.Unlock()
 	if expired {
 		c.closeSession(eio.ReasonForcedClose, nil)
@@ -81,7 +112,7 @@ func (h *connEvents) OnTimeout(now time.Time) {
 func (h *connEvents) Deadline() (t time.Time, ok bool) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	if !c.connectBy.IsZero() && len(c.sockets) == 0 {
+	if !c.connectBy.IsZero() {
 		t, ok = c.connectBy, true
 	}
 	c.mu.Unlock()
@@ -157,6 +188,10 @@ func (c *Conn) connectError(nsp, msg string, data any) {
 	_ = c.sendPacket(&p, false)
 }
 
+// connect starts a socket for a CONNECT packet. The socket is known to the
+// connection at once (events that follow it wait in its inbox), and its
+// middlewares, its CONNECT answer and its connection handlers run as its
+// first turn, so that a middleware may block.
 func (c *Conn) connect(now time.Time, p *sio.Packet) {
 	c.mu.Lock()
 	full := len(c.sockets) >= c.srv.cfg.MaxNamespacesPerConn
@@ -178,39 +213,67 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 		return
 	}
 	s := &Socket{id: c.srv.cfg.NewID(), nsp: nsp, conn: c, hs: hs}
+	c.mu.Lock()
+	c.sockets[nsp.name] = s
+	c.mu.Unlock()
+	s.enqueue(task{fn: func() { c.admit(s, p.Namespace) }})
+}
+
+// admit runs a new socket's middlewares and, when they let it in, answers
+// the CONNECT before the socket joins its namespace and rooms (so that no
+// broadcast reaches the client ahead of the answer), then runs the
+// connection handlers.
+func (c *Conn) admit(s *Socket, asked string) {
+	nsp := s.nsp
 	mws, onConn := nsp.handlers()
 	for _, mw := range mws {
 		if err := mw(s); err != nil {
-			s.closed.Store(true)
-			nsp.adapter.DelAll(s.id)
+			s.life.Lock()
+			refused := s.state.CompareAndSwap(statePending, stateClosed)
+			s.life.Unlock()
+			if !refused {
+				return // the connection closed meanwhile
+			}
+			c.removeSocket(s)
+			nsp.adapter.DelAll(s.id) // rooms joined by the middlewares
 			var ce *ConnectError
 			if errors.As(err, &ce) {
-				c.connectError(p.Namespace, ce.Message, ce.Data)
+				c.connectError(asked, ce.Message, ce.Data)
 			} else {
-				c.connectError(p.Namespace, err.Error(), nil)
+				c.connectError(asked, err.Error(), nil)
 			}
 			return
 		}
 	}
-	if c.Closed() {
+	s.life.Lock()
+	if c.Closed() || s.state.Load() != statePending {
+		s.life.Unlock()
 		return
 	}
-	c.mu.Lock()
-	c.sockets[nsp.name] = s
-	c.connectBy = time.Time{}
-	c.mu.Unlock()
-	s.connected.Store(true)
-	nsp.add(s)
-	nsp.adapter.AddAll(s.id, []string{s.id})
 	b, _ := json.Marshal(connectAnswer{SID: s.id})
 	ans := sio.Packet{Type: sio.Connect, Namespace: nsp.name, Data: b}
 	_ = c.sendPacket(&ans, false)
+	s.accepted.Store(true)
+	s.state.Store(stateConnected)
+	nsp.add(s)
+	nsp.adapter.AddAll(s.id, []string{s.id})
+	s.life.Unlock()
+	c.mu.Lock()
+	c.connectBy = time.Time{}
+	c.mu.Unlock()
 	for _, h := range onConn {
 		h(s)
 	}
 }
 
 func (c *Conn) onClose(r eio.Reason) {
+	c.mu.Lock()
+	c.ended = true
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
+	c.mu.Unlock()
 	reason := r.String()
 	for _, s := range c.socketList() {
 		s.onclose(reason)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 )
 
 var (
@@ -12,7 +13,8 @@ var (
 	// ErrAckTimeout is given to an ack callback whose answer did not come in
 	// time. Its text is the reference's.
 	ErrAckTimeout = errors.New("operation has timed out")
-	// ErrReservedEvent is returned when emitting a reserved event name.
+	// ErrReservedEvent is returned, wrapped with the event's name, when
+	// emitting a reserved event name: test with errors.Is.
 	ErrReservedEvent = errors.New("sio: reserved event name")
 	// ErrAckIDInUse is given to an ack callback whose id is still pending
 	// on the socket from an earlier emit.
@@ -27,6 +29,11 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string { return e.Message }
+
+// reservedError names the reserved event an application tried to emit.
+func reservedError(event string) error {
+	return fmt.Errorf("%w: %q", ErrReservedEvent, event)
+}
 
 // reserved names cannot be emitted by users.
 func reserved(event string) bool {

@@ -188,7 +188,7 @@ func (n *Namespace) DisconnectSockets(close bool) { n.operator().DisconnectSocke
 // ServerSideEmit sends an event to the same namespace on the other nodes.
 func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 	if reserved(event) {
-		return ErrReservedEvent
+		return reservedError(event)
 	}
 	return n.adapter.ServerSideEmit(event, args, nil, nil)
 }

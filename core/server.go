@@ -40,6 +40,18 @@ type Config struct {
 	Adapter AdapterFactory
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Go runs application code off core's goroutines: a socket's turns
+	// (its middlewares, handlers, ack callbacks and disconnect handlers, in
+	// order) and the callbacks of broadcast acknowledgements. Core calls it
+	// without blocking, possibly under its locks, when work is ready and
+	// nothing runs it yet; Go must call fn on a goroutine of its own and
+	// not wait for it. fn returns once the work is done, so goroutines live
+	// only while there is work. httpadapter supplies one. nil runs fn at
+	// once on the calling goroutine: then handlers must not block (core's
+	// tests on a virtual clock do that).
+	Go func(fn func())
+	// Inbox bounds what waits for one socket's handlers; see InboxLimits.
+	Inbox InboxLimits
 }
 
 // Server is a Socket.IO server: its namespaces and its live connections.
@@ -75,6 +87,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Engine = cfg.Engine.WithDefaults()
+	cfg.Inbox = cfg.Inbox.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace), conns: make(map[string]*Conn)}
 	s.Of("/")
 	return s
@@ -214,6 +227,15 @@ func (s *Server) Close() {
 	for _, n := range nsps {
 		_ = n.adapter.Close()
 	}
+}
+
+// run has fn run by the adapter's Go, or at once without one.
+func (s *Server) run(fn func()) {
+	if s.cfg.Go != nil {
+		s.cfg.Go(fn)
+		return
+	}
+	fn()
 }
 
 // deadline turns a timeout requested by application code into a deadline

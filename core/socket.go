@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,15 @@ type Socket struct {
 	conn *Conn
 	hs   *Handshake // the connection's, with this socket's auth: see Handshake
 
-	connected atomic.Bool
-	closed    atomic.Bool // refused or disconnected: never joins again
+	// state moves once from pending (middlewares running) to connected,
+	// and from either to closed; life orders the moves with the namespace
+	// and room changes that go with them.
+	state    atomic.Int32
+	accepted atomic.Bool // got past its middlewares (stays true once closed)
+	life     sync.Mutex
+	in    inbox // the turns waiting for the socket's handlers
+	// hasAnyOut: OnAnyOutgoing listeners exist (read on every broadcast).
+	hasAnyOut atomic.Bool
 
 	mu              sync.Mutex
 	handlers        map[string][]handlerEntry
@@ -35,7 +43,14 @@ type Socket struct {
 	nextHandler     uint64
 	acks            sio.AckTable[AckFunc]
 	data            any
+	lastRooms       []string // the rooms it had when it closed
 }
+
+const (
+	statePending int32 = iota
+	stateConnected
+	stateClosed
+)
 
 // ID is the socket's id, unique in its namespace; the socket is always in
 // the room of that name.
@@ -53,7 +68,7 @@ func (s *Socket) Conn() *Conn { return s.conn }
 func (s *Socket) Handshake() *Handshake { return s.hs }
 
 // Connected reports whether the socket is connected.
-func (s *Socket) Connected() bool { return s.connected.Load() }
+func (s *Socket) Connected() bool { return s.state.Load() == stateConnected }
 
 // Data returns the application's data attached to the socket.
 func (s *Socket) Data() any {
@@ -76,6 +91,14 @@ func (s *Socket) Info() SocketInfo {
 }
 
 // On adds a handler for event and returns a function that removes it.
+//
+// Handlers run one at a time per socket, in the order the events arrived,
+// on a goroutine of the adapter's, and may block for as long as they like
+// (EmitWithAck, a database call, a sleep): meanwhile the connection keeps
+// reading, answering heartbeats, resolving acknowledgements and firing
+// their timeouts, and every other socket carries on. Only this socket's
+// later events wait; when too many wait (Config.Inbox) the connection stops
+// reading until the handler returns.
 func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
 
 // Once adds a handler that runs for the next event only.
@@ -131,12 +154,32 @@ func (s *Socket) OnAny(h EventHandler) (off func()) {
 	}
 }
 
-// OnAnyOutgoing adds a listener that sees every event emitted to this
-// socket alone (not broadcasts), before it is sent.
+// OnAnyOutgoing adds a listener that sees every event sent to this socket,
+// emitted to it alone or broadcast, before it is sent. It runs on the
+// emitting goroutine and must not block; a broadcast's arguments come as
+// their wire form (each an Args element).
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOut = append(s.anyOut, fn)
+	s.hasAnyOut.Store(true)
 	s.mu.Unlock()
+}
+
+// outgoing shows a broadcast packet to the OnAnyOutgoing listeners.
+func (s *Socket) outgoing(p *Outgoing) {
+	if !s.hasAnyOut.Load() {
+		return
+	}
+	name, args, ok := p.event()
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	anyOut := s.anyOut
+	s.mu.Unlock()
+	for _, fn := range anyOut {
+		fn(name, args)
+	}
 }
 
 // OnDisconnecting adds a handler run when the socket is about to leave,
@@ -159,7 +202,9 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 
 // Join puts the socket in rooms.
 func (s *Socket) Join(rooms ...string) {
-	if s.closed.Load() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.state.Load() == stateClosed {
 		return
 	}
 	s.nsp.adapter.AddAll(s.id, rooms)
@@ -172,8 +217,16 @@ func (s *Socket) Leave(rooms ...string) {
 	}
 }
 
-// Rooms lists the socket's rooms.
-func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+// Rooms lists the socket's rooms. Once it has disconnected: the rooms it
+// had, until its OnDisconnecting handlers have run; then none.
+func (s *Socket) Rooms() []string {
+	if s.state.Load() == stateClosed {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return slices.Clone(s.lastRooms)
+	}
+	return s.nsp.adapter.SocketRooms(s.id)
+}
 
 // Emit sends an event to this socket.
 func (s *Socket) Emit(event string, args ...any) error {
@@ -181,13 +234,16 @@ func (s *Socket) Emit(event string, args ...any) error {
 }
 
 // EmitAck sends an event and calls ack with the client's answer (or
-// ErrDisconnected).
+// ErrDisconnected). ack runs as a turn of this socket, after the handler
+// running now returns: to wait for the answer inside a handler, use
+// EmitWithAck.
 func (s *Socket) EmitAck(event string, ack AckFunc, args ...any) error {
-	return s.emit(event, args, ack, 0, false)
+	return s.emit(event, args, s.queued(ack), 0, false)
 }
 
 // EmitWithAck sends an event and waits for the client's answer, until ctx
-// ends.
+// ends. It may be called from a handler: the answer is taken by the
+// connection's reader, not by the handler's goroutine.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
 		id, err := s.emitID(event, args, ack, 0, false)
@@ -264,13 +320,13 @@ func (e *SocketEmitter) Emit(event string, args ...any) error {
 }
 
 // EmitAck sends an event and calls ack with the answer, ErrAckTimeout or
-// ErrDisconnected.
+// ErrDisconnected, as a turn of the socket (see Socket.EmitAck).
 func (e *SocketEmitter) EmitAck(event string, ack AckFunc, args ...any) error {
-	return e.s.emit(event, args, ack, e.timeout, e.volatile)
+	return e.s.emit(event, args, e.s.queued(ack), e.timeout, e.volatile)
 }
 
 // EmitWithAck sends an event and waits for the answer, the timeout, or the
-// end of ctx.
+// end of ctx. It may be called from a handler (see Socket.EmitWithAck).
 func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
 		id, err := e.s.emitID(event, args, ack, e.timeout, e.volatile)
@@ -304,7 +360,7 @@ func (s *Socket) emit(event string, args []any, ack AckFunc, timeout time.Durati
 
 func (s *Socket) emitID(event string, args []any, ack AckFunc, timeout time.Duration, volatile bool) (int64, error) {
 	if reserved(event) {
-		return 0, ErrReservedEvent
+		return 0, reservedError(event)
 	}
 	if !s.Connected() {
 		return 0, ErrDisconnected
@@ -414,6 +470,22 @@ func (s *Socket) handle(p *sio.Packet) error {
 	}
 	name := eventName(args[0].JSON)
 	e := &Event{Socket: s, Name: name, Args: Args(args[1:]), ackID: p.ID, hasAck: p.HasID}
+	size := len(p.Data)
+	for _, a := range p.Attachments {
+		size += len(a)
+	}
+	s.enqueue(task{ev: e, size: size})
+	return nil
+}
+
+// dispatch runs the handlers of an event, as a turn of the socket. Events
+// that were queued before the socket was refused are dropped; those queued
+// before it disconnected still run.
+func (s *Socket) dispatch(e *Event) {
+	if !s.wasConnected() {
+		return
+	}
+	name := e.Name
 	s.mu.Lock()
 	anyH := s.anyHandlers
 	list := s.handlers[name]
@@ -442,8 +514,10 @@ func (s *Socket) handle(p *sio.Packet) error {
 	for _, h := range list {
 		h.h(e)
 	}
-	return nil
 }
+
+// wasConnected reports whether the socket got past its middlewares.
+func (s *Socket) wasConnected() bool { return s.accepted.Load() }
 
 // eventName is the name of an event from its first argument: a JSON
 // string, or as the reference allows, a number (kept as its text).
@@ -468,31 +542,52 @@ func eventName(js []byte) string {
 	return name
 }
 
-// onclose ends the socket: disconnecting handlers, rooms left, pending acks
-// failed, disconnect handlers.
+// onclose ends the socket. At once: it leaves its namespace, its rooms and
+// its connection, and its pending acknowledgements fail with
+// ErrDisconnected (releasing a handler blocked in EmitWithAck). Then, as a
+// turn of the socket after the events already queued, its OnDisconnecting
+// handlers run (Rooms still lists the rooms it had) and its OnDisconnect
+// handlers. A socket still in its middlewares is only forgotten.
 func (s *Socket) onclose(reason string) {
-	if !s.connected.CompareAndSwap(true, false) {
+	s.life.Lock()
+	prev := s.state.Swap(stateClosed)
+	if prev == stateClosed {
+		s.life.Unlock()
 		return
 	}
-	s.closed.Store(true)
-	s.mu.Lock()
-	disconnecting := s.onDisconnecting
-	s.mu.Unlock()
-	for _, fn := range disconnecting {
-		fn(reason)
+	s.conn.removeSocket(s)
+	if prev == statePending {
+		s.life.Unlock()
+		s.nsp.adapter.DelAll(s.id)
+		return
+	}
+	rooms := s.nsp.adapter.SocketRooms(s.id)
+	if rooms == nil {
+		rooms = []string{}
 	}
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
-	s.conn.removeSocket(s)
+	s.life.Unlock()
 	var pending []AckFunc
 	s.mu.Lock()
+	s.lastRooms = rooms
 	s.acks.Drain(func(_ int64, fn AckFunc) { pending = append(pending, fn) })
-	disconnect := s.onDisconnect
 	s.mu.Unlock()
 	for _, fn := range pending {
 		fn(nil, ErrDisconnected)
 	}
-	for _, fn := range disconnect {
-		fn(reason)
-	}
+	s.enqueue(task{fn: func() {
+		s.mu.Lock()
+		disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
+		s.mu.Unlock()
+		for _, fn := range disconnecting {
+			fn(reason)
+		}
+		s.mu.Lock()
+		s.lastRooms = nil // gone now, as the reference's leaveAll
+		s.mu.Unlock()
+		for _, fn := range disconnect {
+			fn(reason)
+		}
+	}})
 }

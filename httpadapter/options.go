@@ -54,6 +54,10 @@ type Options struct {
 	Limits sio.Limits
 	// MaxNamespacesPerConn bounds the namespaces one connection joins.
 	MaxNamespacesPerConn int
+	// Inbox bounds the events waiting for one socket's handlers (default
+	// 256 events, 1 MiB): past it the connection stops reading until the
+	// handlers catch up. (Socket.IO only.)
+	Inbox core.InboxLimits
 	// Adapter makes each namespace's adapter; default in memory.
 	// (Socket.IO only.)
 	Adapter core.AdapterFactory

@@ -20,6 +20,8 @@ type Server struct {
 	tmu    sync.Mutex
 	timer  *time.Timer
 	closed bool
+
+	handlers sync.WaitGroup // goroutines running application code
 }
 
 // New makes a Server.
@@ -35,6 +37,8 @@ func New(opts Options) *Server {
 		Wake:                 s.rearm,
 		Adapter:              cfg.Adapter,
 		Logger:               cfg.Logger,
+		Go:                   s.spawn,
+		Inbox:                cfg.Inbox,
 	})
 	s.tmu.Lock()
 	s.timer = time.AfterFunc(time.Hour, s.tick)
@@ -68,17 +72,41 @@ func (s *Server) Path() string { return s.rt.cfg.Path }
 // ServeHTTP serves the requests under the path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.ServeHTTP(w, r) }
 
+// spawn runs application code (a socket's handlers while it has events
+// waiting, a broadcast's ack callback) on a goroutine of its own, which
+// ends with the work.
+func (s *Server) spawn(fn func()) {
+	s.handlers.Add(1)
+	go func() {
+		defer s.handlers.Done()
+		fn()
+	}()
+}
+
 // Close shuts the server down gracefully: no new sessions; every client is
 // told (a close packet on polling, a close frame on WebSocket) and every
 // socket disconnects with "server shutting down"; Close returns when every
-// session's goroutines have ended, or when ctx ends, after aborting the
-// sessions left.
+// session's goroutines and every handler have ended (the disconnect
+// handlers included), or when ctx ends, after aborting the sessions left;
+// a handler still blocked then is left to finish on its own.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.rt.shutdown(ctx, s.Server.Close)
 	s.tmu.Lock()
 	s.closed = true
 	s.timer.Stop()
 	s.tmu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
 	return err
 }
 
