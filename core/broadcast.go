@@ -232,18 +232,76 @@ func (b *BroadcastOperator) each(fn func(n *Namespace, opts *BroadcastOptions)) 
 	}
 }
 
-// FetchSockets lists the selected sockets on every node.
-func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]SocketInfo, error) {
-	var out []SocketInfo
+// FetchSockets lists the selected sockets on every node. With a cluster
+// adapter, a node that does not answer in time makes it return the sockets
+// found so far with the adapter's error.
+func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	var out []*RemoteSocket
 	for _, n := range b.targets {
 		opts := b.opts
 		r, err := n.adapter.FetchSockets(ctx, &opts)
+		for _, info := range r {
+			out = append(out, newRemoteSocket(n, info))
+		}
 		if err != nil {
 			return out, err
 		}
-		out = append(out, r...)
 	}
 	return out, nil
+}
+
+// ServerSideEmit sends an event to the same namespaces on the other nodes
+// (see Namespace.ServerSideEmit); rooms and flags do not apply.
+func (b *BroadcastOperator) ServerSideEmit(event string, args ...any) error {
+	for _, n := range b.targets {
+		if err := n.ServerSideEmit(event, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServerSideEmitWithAck sends an event to the same namespace on the other
+// nodes and waits for one answer per node: every answer, or at the
+// operator's Timeout (required) those that came with ErrAckTimeout, or
+// the end of ctx. It may be called from a handler.
+func (b *BroadcastOperator) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	if reserved(event) {
+		return nil, reservedError(event)
+	}
+	if b.opts.Flags.Timeout <= 0 {
+		return nil, ErrNoTimeout
+	}
+	if len(b.targets) != 1 {
+		return nil, errOneNamespace
+	}
+	n := b.targets[0]
+	srv := n.srv
+	type result struct {
+		r   []Args
+		err error
+	}
+	ch := make(chan result, 1)
+	col := &ackCollector{srv: srv, serversLeft: 1, cb: func(r []Args, err error) { ch <- result{r, err} }}
+	col.mu.Lock()
+	col.cancel = srv.after(srv.deadline(b.opts.Flags.Timeout), col.timeout)
+	col.mu.Unlock()
+	err := n.adapter.ServerSideEmit(event, args, col.answer, func(nodes int) {
+		col.mu.Lock()
+		col.expected += nodes
+		col.mu.Unlock()
+		col.expectServers(-1)
+	})
+	if err != nil {
+		col.finish(nil, err)
+	}
+	select {
+	case r := <-ch:
+		return r.r, r.err
+	case <-ctx.Done():
+		col.finish(nil, ctx.Err())
+		return nil, ctx.Err()
+	}
 }
 
 // SocketsJoin makes the selected sockets join rooms.

@@ -16,6 +16,10 @@ var (
 	// ErrReservedEvent is returned, wrapped with the event's name, when
 	// emitting a reserved event name: test with errors.Is.
 	ErrReservedEvent = errors.New("sio: reserved event name")
+	// ErrNoTimeout is returned by calls that wait on other nodes when no
+	// timeout was set.
+	ErrNoTimeout = errors.New("sio: a timeout is required")
+	errOneNamespace = errors.New("sio: ServerSideEmitWithAck needs exactly one namespace")
 	// ErrAckIDInUse is given to an ack callback whose id is still pending
 	// on the socket from an earlier emit.
 	ErrAckIDInUse = errors.New("sio: ack id in use")

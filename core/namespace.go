@@ -171,8 +171,9 @@ func (n *Namespace) EmitAck(event string, ack BroadcastAckFunc, args ...any) err
 	return n.operator().EmitAck(event, ack, args...)
 }
 
-// FetchSockets lists the sockets of the namespace on every node.
-func (n *Namespace) FetchSockets(ctx context.Context) ([]SocketInfo, error) {
+// FetchSockets lists the sockets of the namespace on every node, as
+// sockets that can be acted on wherever they are.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	return n.operator().FetchSockets(ctx)
 }
 
@@ -184,6 +185,13 @@ func (n *Namespace) SocketsLeave(rooms ...string) { n.operator().SocketsLeave(ro
 
 // DisconnectSockets disconnects every socket of the namespace.
 func (n *Namespace) DisconnectSockets(close bool) { n.operator().DisconnectSockets(close) }
+
+// ServerSideEmitWithAck sends an event to the same namespace on the other
+// nodes and waits for each node's answer, for at most timeout; see
+// BroadcastOperator.ServerSideEmitWithAck.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, timeout time.Duration, event string, args ...any) ([]Args, error) {
+	return n.operator().Timeout(timeout).ServerSideEmitWithAck(ctx, event, args...)
+}
 
 // ServerSideEmit sends an event to the same namespace on the other nodes.
 func (n *Namespace) ServerSideEmit(event string, args ...any) error {
