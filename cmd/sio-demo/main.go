@@ -1,15 +1,25 @@
-// Command sio-demo runs sio's demo commands. For now it has two:
+// Command sio-demo is sio's demo: a Socket.IO server with a live page, the
+// many-session client that drives it, and the load bench.
 //
-//	sio-demo serve [-addr :3000]   a minimal Socket.IO server: an "echo" event
-//	                               that acknowledges its arguments back, and a
+//	sio-demo [flags]               the demo server (default): seq-num to each
+//	                               client, s2c-event broadcasts, acks for
+//	                               c2s-event, the page at /, /healthz,
+//	                               /metrics; one process, or WEB_CONCURRENCY
+//	                               workers on one port with the cluster bus
+//	sio-demo client [flags]        N sessions against a server: seq-num gaps,
+//	                               s2c-event deliveries, reconnects, ack
+//	                               latency
+//	sio-demo bench [flags]         the load tool: starts the bench server and
+//	                               the reference server as separate processes
+//	                               on 127.0.0.1 and compares them
+//	sio-demo serve [-addr :3000]   the bench server: an "echo" event that
+//	                               acknowledges its arguments back, and a
 //	                               "bcast" event that broadcasts its arguments
 //	                               to every socket as event "b"
-//	sio-demo bench [flags]         the load tool: starts this server and the
-//	                               reference server as separate processes on
-//	                               127.0.0.1 and compares them
 //
-// With no command, sio-demo runs serve on :3000. The multi-node demo server
-// and its client come with their own issue.
+// "sio-demo -h" lists the demo server's flags and the environment variables
+// that set their defaults (HOST, PORT, WEB_CONCURRENCY, REDIS_URL,
+// SERVER2CLIENT_MESSAGE_INTERVAL_MSECS, BROADCAST_MESSAGE_INTERVAL_MSECS).
 //
 // # The bench
 //
@@ -58,17 +68,18 @@ func main() {
 
 // run dispatches the subcommand in args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "sio-demo: no command given: running serve on :3000 (sio-demo help lists the commands)")
-		return serveMain([]string{"-addr", ":3000"}, stdout, stderr)
+	if len(args) == 0 || len(args[0]) > 0 && args[0][0] == '-' {
+		return demoMain(args, stdout, stderr)
 	}
 	switch args[0] {
+	case "client":
+		return clientMain(args[1:], stdout, stderr)
 	case "serve":
 		return serveMain(args[1:], stdout, stderr)
 	case "bench":
 		return benchMain(args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
+	case "help":
+		demoUsage(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "sio-demo: unknown command %q\n\n", args[0])
@@ -77,18 +88,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: sio-demo <command> [flags]
-
-commands:
-  serve   a minimal Socket.IO server: "echo" acknowledges its arguments,
-          "bcast" broadcasts its arguments to every socket as "b"
-  bench   start this server and the reference server as separate processes
-          on 127.0.0.1 and compare them: idle memory per WebSocket
-          connection, ack round trips, broadcast deliveries
-  help    this text
-
-With no command, sio-demo runs serve on :3000.
-"sio-demo <command> -h" lists the flags of a command.
-`)
-}
+func usage(w io.Writer) { demoUsage(w) }
