@@ -96,6 +96,8 @@ type Adapter interface {
 	ServerSideEmit(event string, args []any, ack func(Args), done func(int)) error
 	// ServerCount is the number of nodes, this one included.
 	ServerCount(ctx context.Context) (int, error)
+	// AllRooms lists the rooms of every node, socket id rooms included.
+	AllRooms(ctx context.Context) ([]string, error)
 	// Close releases what the adapter holds.
 	Close() error
 }
@@ -300,5 +302,26 @@ func (a *MemoryAdapter) ServerSideEmit(event string, args []any, ack func(Args),
 }
 
 func (a *MemoryAdapter) ServerCount(ctx context.Context) (int, error) { return 1, nil }
+
+func (a *MemoryAdapter) AllRooms(ctx context.Context) ([]string, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.rooms))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// HasRoom reports whether a local socket is in room.
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.rooms[room]) > 0
+}
+
+// NextAckID hands out an ack id of the namespace, for a broadcast with
+// acks that another node started (its id is the other node's).
+func (a *MemoryAdapter) NextAckID() int64 { return a.nsp.ackIDs.Add(1) - 1 }
 
 func (a *MemoryAdapter) Close() error { return nil }

@@ -1,0 +1,678 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/core"
+)
+
+// Protocol is the wire protocol spoken on Redis.
+type Protocol uint8
+
+const (
+	// Classic is the protocol of the reference's createAdapter: PUBLISH and
+	// PSUBSCRIBE/SUBSCRIBE, on standalone Redis or Redis Cluster.
+	Classic Protocol = iota
+	// Sharded is the protocol of the reference's createShardedAdapter:
+	// SPUBLISH and SSUBSCRIBE (Redis 7), on Redis Cluster.
+	Sharded
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case Classic:
+		return "classic"
+	case Sharded:
+		return "sharded"
+	}
+	return fmt.Sprintf("Protocol(%d)", uint8(p))
+}
+
+// Options configure a Bus. The zero value of a field means its default.
+type Options struct {
+	// Client is the connection to Redis, standalone or cluster. The Bus
+	// uses it and leaves it open on Close. When nil, URL is dialed.
+	Client rueidis.Client
+	// URL of Redis when Client is nil: redis://[user:password@]host:port[/db],
+	// with ?addr=host:port for more seed nodes of a cluster. The Bus
+	// closes the client it made.
+	URL string
+	// Prefix of the channels: "socket.io" as in the reference. Every node
+	// of one cluster, Node.js ones included, uses the same.
+	Prefix string
+	// RequestTimeout bounds a request to the other nodes (FetchSockets,
+	// AllRooms, ServerSideEmit answers). Default 5s, the reference's.
+	RequestTimeout time.Duration
+	// Protocol is the wire protocol. Default Classic.
+	Protocol Protocol
+	// SpecificResponseChannel publishes this node's answers on the
+	// requester's own response channel, as the reference's
+	// publishOnSpecificResponseChannel. Default off, as in the reference;
+	// turn it on only when every node can receive there (every Go node
+	// does).
+	SpecificResponseChannel bool
+	// QueueSize bounds the messages waiting to be published, and those
+	// received and waiting to be handled. Past it a message is dropped and
+	// counted. Default 65,536.
+	QueueSize int
+	// MaxMessageBytes bounds a message received from Redis; a larger one
+	// is dropped and counted. Default 16 MiB.
+	MaxMessageBytes int
+	// MaxDepth bounds the nesting of a value in a received message.
+	// Default 64.
+	MaxDepth int
+	// Logger receives the logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "socket.io"
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 5 * time.Second
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 65536
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 16 << 20
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Stats are the counters of a Bus since it was made.
+type Stats struct {
+	// Published messages: Redis accepted them.
+	Published uint64
+	// Received messages for this node's namespaces, its own included.
+	Received uint64
+	// Dropped messages: a queue was full (publishing or handling) or a
+	// received message was larger than MaxMessageBytes.
+	Dropped uint64
+	// Invalid messages received that could not be decoded.
+	Invalid uint64
+	// Failed publishes: Redis refused them or could not be reached.
+	Failed uint64
+	// RequestTimeouts: requests to other nodes that ended without every
+	// answer.
+	RequestTimeouts uint64
+	// Reconnects of the subscription after it was lost.
+	Reconnects uint64
+	// Subscribed reports whether every channel of this node is subscribed
+	// now.
+	Subscribed bool
+}
+
+// Bus connects the namespaces of one server to the other nodes of a
+// cluster through Redis. Make one per server with New, give its Adapter to
+// the server's configuration, and Close it after the server.
+type Bus struct {
+	opts    Options
+	client  rueidis.Client
+	own     bool
+	cluster bool
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	adapters map[string]*Adapter // by namespace
+	channels map[string]*Adapter // SUBSCRIBE channel -> adapter
+	patterns map[string]*Adapter // PSUBSCRIBE pattern -> adapter
+	sent     map[subKey]bool     // subscriptions sent on the current connection
+	acked    map[subKey]bool     // subscriptions Redis confirmed on it
+	subWake  chan struct{}       // wakes the subscriber when wanted changes
+	subNote  chan struct{}       // closed and replaced when acked changes
+	closed   bool
+
+	inbox  chan inMsg
+	outbox chan outMsg
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	published, received, dropped, invalid, failed, timeouts, reconnects atomic.Uint64
+	lastLog                                                             sync.Map // kind -> *atomic.Int64 (unix nanos)
+}
+
+type subKey struct {
+	pattern bool
+	name    string
+}
+
+type inMsg struct {
+	pattern, channel, payload string
+}
+
+type outMsg struct {
+	channel string
+	payload []byte
+}
+
+// New makes a Bus and starts its goroutines: one that keeps the
+// subscriptions (and makes them again after Redis comes back), one that
+// handles what arrives, one that publishes.
+func New(opts Options) (*Bus, error) {
+	opts = opts.withDefaults()
+	b := &Bus{
+		opts:     opts,
+		client:   opts.Client,
+		log:      opts.Logger,
+		adapters: make(map[string]*Adapter),
+		channels: make(map[string]*Adapter),
+		patterns: make(map[string]*Adapter),
+		sent:     make(map[subKey]bool),
+		acked:    make(map[subKey]bool),
+		subWake:  make(chan struct{}, 1),
+		subNote:  make(chan struct{}),
+		inbox:    make(chan inMsg, opts.QueueSize),
+		outbox:   make(chan outMsg, opts.QueueSize),
+		done:     make(chan struct{}),
+	}
+	if opts.Protocol != Classic {
+		return nil, fmt.Errorf("cluster: protocol %v is not supported yet", opts.Protocol)
+	}
+	if b.client == nil {
+		if opts.URL == "" {
+			return nil, errors.New("cluster: Options.Client or Options.URL is required")
+		}
+		co, err := rueidis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		co.DisableCache = true
+		c, err := rueidis.NewClient(co)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		b.client, b.own = c, true
+	}
+	b.cluster = b.client.Mode() == rueidis.ClientModeCluster
+	b.wg.Add(3)
+	go b.subscriber()
+	go b.worker()
+	go b.publisher()
+	return b, nil
+}
+
+// Adapter is the core.AdapterFactory of the bus: give it to the server's
+// configuration (core.Config.Adapter, httpadapter.Options.Adapter).
+func (b *Bus) Adapter(nsp *core.Namespace) core.Adapter {
+	return b.newAdapter(nsp)
+}
+
+// Stats returns the counters.
+func (b *Bus) Stats() Stats {
+	b.mu.Lock()
+	sub := b.allAckedLocked()
+	b.mu.Unlock()
+	return Stats{
+		Published:       b.published.Load(),
+		Received:        b.received.Load(),
+		Dropped:         b.dropped.Load(),
+		Invalid:         b.invalid.Load(),
+		Failed:          b.failed.Load(),
+		RequestTimeouts: b.timeouts.Load(),
+		Reconnects:      b.reconnects.Load(),
+		Subscribed:      sub,
+	}
+}
+
+// WaitSubscribed waits until Redis has confirmed every subscription of the
+// bus's namespaces, or ctx ends. A node receives what others publish only
+// from then on.
+func (b *Bus) WaitSubscribed(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		ok, note, closed := b.allAckedLocked(), b.subNote, b.closed
+		b.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-note:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ErrClosed is returned by the calls of a closed Bus or adapter.
+var ErrClosed = errors.New("cluster: closed")
+
+// Close stops the goroutines of the bus, after a short attempt to publish
+// what is queued, and closes the Redis client when the bus made it. Close
+// the server (and so its adapters) first.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	close(b.subNote)
+	b.mu.Unlock()
+	close(b.done)
+	b.wg.Wait()
+	if b.own {
+		b.client.Close()
+	}
+	return nil
+}
+
+func (b *Bus) allAckedLocked() bool {
+	for ch := range b.channels {
+		if !b.acked[subKey{false, ch}] {
+			return false
+		}
+	}
+	for p := range b.patterns {
+		if !b.acked[subKey{true, p}] {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *Bus) register(a *Adapter, channels, patterns []string) {
+	b.mu.Lock()
+	if old := b.adapters[a.nsp.Name()]; old != nil {
+		b.mu.Unlock()
+		panic("cluster: namespace " + a.nsp.Name() + " has an adapter on this Bus already: use one Bus per server")
+	}
+	b.adapters[a.nsp.Name()] = a
+	for _, c := range channels {
+		b.channels[c] = a
+	}
+	for _, p := range patterns {
+		b.patterns[p] = a
+	}
+	b.mu.Unlock()
+	b.wakeSubscriber()
+}
+
+func (b *Bus) unregister(a *Adapter) {
+	b.mu.Lock()
+	if b.adapters[a.nsp.Name()] == a {
+		delete(b.adapters, a.nsp.Name())
+	}
+	for c, x := range b.channels {
+		if x == a {
+			delete(b.channels, c)
+		}
+	}
+	for p, x := range b.patterns {
+		if x == a {
+			delete(b.patterns, p)
+		}
+	}
+	b.mu.Unlock()
+	b.wakeSubscriber()
+}
+
+func (b *Bus) wakeSubscriber() {
+	select {
+	case b.subWake <- struct{}{}:
+	default:
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Subscriptions.
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 2 * time.Second
+	// commandTimeout bounds one command of the bus's own (subscribe,
+	// publish batch).
+	commandTimeout = 5 * time.Second
+)
+
+// subscriber keeps one dedicated connection subscribed to every channel
+// and pattern of the bus's namespaces, and makes a new one, subscribed
+// again, whenever the connection is lost.
+func (b *Bus) subscriber() {
+	defer b.wg.Done()
+	backoff := minBackoff
+	first := true
+	for {
+		select {
+		case <-b.done:
+			return
+		default:
+		}
+		if !first {
+			b.reconnects.Add(1)
+		}
+		first = false
+		dc, release := b.client.Dedicate()
+		wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
+			OnMessage:      b.onMessage,
+			OnSubscription: b.onSubscription,
+		})
+		err := b.syncSubscriptions(dc)
+		if err == nil {
+			backoff = minBackoff
+		loop:
+			for {
+				select {
+				case err = <-wait:
+					if err == nil {
+						err = errors.New("subscription connection closed")
+					}
+					break loop
+				case <-b.subWake:
+					if err = b.syncSubscriptions(dc); err != nil {
+						break loop
+					}
+				case <-b.done:
+					release()
+					b.resetSubscriptions()
+					return
+				}
+			}
+		}
+		release()
+		b.resetSubscriptions()
+		b.logLimited("subscribe", "cluster: subscriptions lost; reconnecting", "err", err, "retry_in", backoff)
+		select {
+		case <-b.done:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// syncSubscriptions subscribes what is wanted and not yet sent on the
+// connection, and unsubscribes what is no longer wanted.
+func (b *Bus) syncSubscriptions(dc rueidis.DedicatedClient) error {
+	b.mu.Lock()
+	var sub, psub, unsub, punsub []string
+	for c := range b.channels {
+		if !b.sent[subKey{false, c}] {
+			sub = append(sub, c)
+		}
+	}
+	for p := range b.patterns {
+		if !b.sent[subKey{true, p}] {
+			psub = append(psub, p)
+		}
+	}
+	for k := range b.sent {
+		if k.pattern {
+			if b.patterns[k.name] == nil {
+				punsub = append(punsub, k.name)
+			}
+		} else if b.channels[k.name] == nil {
+			unsub = append(unsub, k.name)
+		}
+	}
+	b.mu.Unlock()
+	var cmds rueidis.Commands
+	if len(sub) > 0 {
+		cmds = append(cmds, dc.B().Subscribe().Channel(sub...).Build())
+	}
+	if len(psub) > 0 {
+		cmds = append(cmds, dc.B().Psubscribe().Pattern(psub...).Build())
+	}
+	if len(unsub) > 0 {
+		cmds = append(cmds, dc.B().Unsubscribe().Channel(unsub...).Build())
+	}
+	if len(punsub) > 0 {
+		cmds = append(cmds, dc.B().Punsubscribe().Pattern(punsub...).Build())
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	for _, r := range dc.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	for _, c := range sub {
+		b.sent[subKey{false, c}] = true
+	}
+	for _, p := range psub {
+		b.sent[subKey{true, p}] = true
+	}
+	for _, c := range unsub {
+		delete(b.sent, subKey{false, c})
+	}
+	for _, p := range punsub {
+		delete(b.sent, subKey{true, p})
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *Bus) resetSubscriptions() {
+	b.mu.Lock()
+	clear(b.sent)
+	clear(b.acked)
+	b.notifyLocked()
+	b.mu.Unlock()
+}
+
+func (b *Bus) notifyLocked() {
+	if b.closed {
+		return
+	}
+	close(b.subNote)
+	b.subNote = make(chan struct{})
+}
+
+// onSubscription runs on the connection's reading goroutine.
+func (b *Bus) onSubscription(s rueidis.PubSubSubscription) {
+	b.mu.Lock()
+	switch s.Kind {
+	case "subscribe":
+		b.acked[subKey{false, s.Channel}] = true
+	case "psubscribe":
+		b.acked[subKey{true, s.Channel}] = true
+	case "unsubscribe":
+		delete(b.acked, subKey{false, s.Channel})
+	case "punsubscribe":
+		delete(b.acked, subKey{true, s.Channel})
+	}
+	b.notifyLocked()
+	b.mu.Unlock()
+}
+
+// onMessage runs on the connection's reading goroutine: it only queues.
+func (b *Bus) onMessage(m rueidis.PubSubMessage) {
+	b.received.Add(1)
+	if len(m.Message) > b.opts.MaxMessageBytes {
+		b.dropped.Add(1)
+		b.logLimited("too-large", "cluster: message over MaxMessageBytes dropped", "channel", m.Channel, "bytes", len(m.Message))
+		return
+	}
+	select {
+	case b.inbox <- inMsg{pattern: m.Pattern, channel: m.Channel, payload: m.Message}:
+	default:
+		b.dropped.Add(1)
+		b.logLimited("inbox-full", "cluster: receive queue full; message dropped", "channel", m.Channel)
+	}
+}
+
+// worker handles the received messages in the order Redis delivered them.
+func (b *Bus) worker() {
+	defer b.wg.Done()
+	for {
+		select {
+		case m := <-b.inbox:
+			b.mu.Lock()
+			var a *Adapter
+			if m.pattern != "" {
+				a = b.patterns[m.pattern]
+			} else {
+				a = b.channels[m.channel]
+			}
+			b.mu.Unlock()
+			if a != nil {
+				a.handle(m)
+			}
+		case <-b.done:
+			return
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Publishing.
+
+// publish queues a message; it never waits.
+func (b *Bus) publish(channel string, payload []byte) {
+	select {
+	case b.outbox <- outMsg{channel: channel, payload: payload}:
+	default:
+		b.dropped.Add(1)
+		b.logLimited("outbox-full", "cluster: publish queue full; message dropped", "channel", channel)
+	}
+}
+
+// maxBatch bounds the messages published in one round trip.
+const maxBatch = 256
+
+// publisher sends the queued messages in order, many per round trip.
+func (b *Bus) publisher() {
+	defer b.wg.Done()
+	batch := make([]outMsg, 0, maxBatch)
+	cmds := make(rueidis.Commands, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case m := <-b.outbox:
+			batch = append(batch, m)
+		case <-b.done:
+			b.flushOnClose()
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-b.outbox:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		cmds = cmds[:0]
+		for _, m := range batch {
+			cmds = append(cmds, b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build())
+		}
+		b.send(cmds, batch)
+	}
+}
+
+func (b *Bus) send(cmds rueidis.Commands, batch []outMsg) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	for i, r := range b.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			b.failed.Add(1)
+			b.logLimited("publish", "cluster: publish failed", "channel", batch[i].channel, "err", err)
+		} else {
+			b.published.Add(1)
+		}
+	}
+}
+
+// flushOnClose publishes what is still queued, for at most a second.
+func (b *Bus) flushOnClose() {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		var batch []outMsg
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-b.outbox:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		cmds := make(rueidis.Commands, len(batch))
+		for i, m := range batch {
+			cmds[i] = b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
+		}
+		b.send(cmds, batch)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Server count.
+
+// numSub is the number of subscribers of channel: on a cluster, the sum
+// over every node, since each counts only its own clients.
+func (b *Bus) numSub(ctx context.Context, channel string) (int, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.opts.RequestTimeout)
+		defer cancel()
+	}
+	if !b.cluster {
+		return numSubOf(ctx, b.client, channel)
+	}
+	total := 0
+	for _, c := range b.client.Nodes() {
+		n, err := numSubOf(ctx, c, channel)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func numSubOf(ctx context.Context, c rueidis.Client, channel string) (int, error) {
+	m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: PUBSUB NUMSUB: %w", err)
+	}
+	return int(m[channel]), nil
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+// logLimited logs at most once a second per kind, at warning level.
+func (b *Bus) logLimited(kind, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	v, _ := b.lastLog.LoadOrStore(kind, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	prev := last.Load()
+	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	b.log.Warn(msg, args...)
+}
+
+// randomID returns n random bytes in hex.
+func randomID(n int) string {
+	buf := make([]byte, n)
+	_, _ = rand.Read(buf)
+	return hex.EncodeToString(buf)
+}
