@@ -305,7 +305,8 @@ func (r *engineRun) postLoop() {
 	var body []byte
 	for {
 		r.pmu.Lock()
-		pkts = r.e.TakeOutputOn(eio.Polling, pkts[:0], r.maxOut)
+		var done bool
+		pkts, done = r.e.TakeFinalOutputOn(eio.Polling, pkts[:0], r.maxOut)
 		r.postBusy = len(pkts) > 0
 		r.pmu.Unlock()
 		if len(pkts) > 0 {
@@ -328,7 +329,9 @@ func (r *engineRun) postLoop() {
 			}
 			continue
 		}
-		if r.e.Closed() || r.e.Transport() != eio.Polling {
+		// done, not Closed: the packets queued as the session closed
+		// (a DISCONNECT, the close packet) are posted before the end.
+		if done || r.e.Transport() != eio.Polling {
 			return
 		}
 		select {

@@ -404,6 +404,35 @@ func TestClient_Disconnects(t *testing.T) {
 	})
 }
 
+// The last socket's DISCONNECT reaches the server before the session ends,
+// however the leave falls against the writer's wake-ups: a writer that had
+// just found nothing to write must still write what the close queued. Each
+// round joins, then leaves at once, as the writer wakes for the CONNECT
+// answer.
+func TestClient_DisconnectFlushes(t *testing.T) {
+	const rounds = 40
+	forModes(t, func(t *testing.T, md mode) {
+		serverReasons := make(chan string, rounds)
+		_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
+			srv.Of("/").OnConnection(func(s *core.Socket) {
+				s.OnDisconnect(func(r string) { serverReasons <- r })
+			})
+		})
+		c := dial(t, ts.URL, md, nil)
+		s := c.Socket("/", nil)
+		for i := range rounds {
+			if err := s.Connect(ctxT(t)); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			s.Disconnect()
+			if r := recv(t, serverReasons, "the server's reason"); r != "client namespace disconnect" {
+				t.Fatalf("round %d: server reason %q", i, r)
+			}
+			waitFor(t, "the session to end", func() bool { return !c.Connected() })
+		}
+	})
+}
+
 func TestClient_AckTimeoutAndClose(t *testing.T) {
 	_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
 		srv.Of("/").OnConnection(func(s *core.Socket) { s.On("ignore", func(*core.Event) {}) })

@@ -80,7 +80,8 @@ func (r *engineRun) wsWrite(ws *websocket.Conn) {
 	var pkts []eio.Packet
 	var frame []byte
 	for {
-		pkts = r.e.TakeOutputOn(eio.WebSocket, pkts[:0], 0)
+		var done bool
+		pkts, done = r.e.TakeFinalOutputOn(eio.WebSocket, pkts[:0], 0)
 		for i, p := range pkts {
 			var binary bool
 			frame, binary = eio.AppendFrame(frame[:0], p)
@@ -104,7 +105,9 @@ func (r *engineRun) wsWrite(ws *websocket.Conn) {
 		if len(pkts) > 0 {
 			continue
 		}
-		if r.e.Closed() {
+		// done, not Closed: the packets queued as the session closed (a
+		// DISCONNECT) are written before the close.
+		if done {
 			switch r.e.CloseReason() {
 			case eio.ReasonForcedClose, eio.ReasonParseError:
 				// This side decided: a close handshake with a live server.

@@ -26,7 +26,9 @@
 //     HandleFrame (a WebSocket frame), HandleTransportClose, and for an
 //     upgrade StartProbe, HandleProbeFrame, HandleProbeClose, CompleteUpgrade
 //     once PollingPaused and no request is in flight;
-//   - outputs: TakeOutputOn (packets for the active transport),
+//   - outputs: TakeFinalOutputOn for a writer (packets for the active
+//     transport, and whether the session is closed and flushed: a writer
+//     ends on that, never on Closed asked apart), TakeOutputOn,
 //     TakeProbeOutput (packets for the WebSocket being probed);
 //   - the timer: Manager.Deadline, then Manager.HandleTimeout.
 //

@@ -10,7 +10,7 @@ import (
 // Engine is one Engine.IO session of a Manager: one connection attempt and,
 // once its handshake arrived, the connection itself. The transport that
 // took it from TakeDial feeds it what arrives and sends what it outputs;
-// once it is Closed and its output taken, the transport ends.
+// once TakeFinalOutputOn reports it closed and flushed, the transport ends.
 type Engine struct {
 	m    *Manager
 	sess *eio.Session // under m.mu
@@ -97,6 +97,27 @@ func (e *Engine) TakeOutputOn(t eio.Transport, dst []eio.Packet, max int) []eio.
 		return e.sess.TakeOutputLimit(dst, max)
 	}
 	return e.sess.TakeOutput(dst)
+}
+
+// TakeFinalOutputOn is TakeOutputOn for a transport's writer, which writes
+// until the session is closed and flushed: done reports, in the same step
+// as the take, that the session is closed and nothing was left for t. A
+// writer must end on done, never on Closed asked apart from the take: what
+// the session queues as it closes (a socket's DISCONNECT, the close packet
+// on polling) would be lost if the close came between the two.
+func (e *Engine) TakeFinalOutputOn(t eio.Transport, dst []eio.Packet, max int) (out []eio.Packet, done bool) {
+	e.m.mu.Lock()
+	defer e.m.mu.Unlock()
+	n := len(dst)
+	closed := e.sess.State() == eio.StateClosed
+	if e.sess.Transport() == t {
+		if t == eio.Polling && max > 0 {
+			dst = e.sess.TakeOutputLimit(dst, max)
+		} else {
+			dst = e.sess.TakeOutput(dst)
+		}
+	}
+	return dst, closed && len(dst) == n
 }
 
 // TakeProbeOutput appends the packets waiting for the probe WebSocket.

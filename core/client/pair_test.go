@@ -639,3 +639,44 @@ func TestPair_UpgradeTimeout(t *testing.T) {
 		t.Fatal("probe not abandoned, or the session suffered")
 	}
 }
+
+// A writer that found nothing to write, then sees the session closed, must
+// still write what the close queued: TakeFinalOutputOn reports the end only
+// on a take that found the session closed and nothing left.
+func TestPair_TakeFinalOutputOn(t *testing.T) {
+	forTransports(t, func(t *testing.T, tr eio.Transport) {
+		p := newPair(t, tr, core.Config{}, Config{})
+		s := p.mustJoin("/", nil)
+		other := eio.Polling
+		if tr == eio.Polling {
+			other = eio.WebSocket
+		}
+		if out, done := p.e.TakeFinalOutputOn(tr, nil, 0); len(out) != 0 || done {
+			t.Fatalf("open and flushed: out %v done %v", out, done)
+		}
+		// The last socket leaves between two takes of the writer.
+		s.Disconnect()
+		if !p.e.Closed() {
+			t.Fatal("session open with no active socket")
+		}
+		if out, done := p.e.TakeFinalOutputOn(other, nil, 0); len(out) != 0 || !done {
+			t.Fatalf("the other transport: out %v done %v", out, done)
+		}
+		out, done := p.e.TakeFinalOutputOn(tr, nil, 0)
+		var got []string
+		for _, pk := range out {
+			f, _ := eio.AppendFrame(nil, pk)
+			got = append(got, string(f))
+		}
+		want := []string{"41"} // the DISCONNECT, in an Engine.IO message
+		if tr == eio.Polling {
+			want = append(want, "1") // the close packet
+		}
+		if !slices.Equal(got, want) || done {
+			t.Fatalf("after the close: out %q done %v, want %q and not done", got, done, want)
+		}
+		if out, done := p.e.TakeFinalOutputOn(tr, nil, 0); len(out) != 0 || !done {
+			t.Fatalf("flushed: out %v done %v", out, done)
+		}
+	})
+}
