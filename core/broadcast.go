@@ -266,7 +266,7 @@ func (b *BroadcastOperator) ServerSideEmit(event string, args ...any) error {
 // operator's Timeout (required) those that came with ErrAckTimeout, or
 // the end of ctx. It may be called from a handler.
 func (b *BroadcastOperator) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
-	if reserved(event) {
+	if reservedServerSide(event) {
 		return nil, reservedError(event)
 	}
 	if b.opts.Flags.Timeout <= 0 {

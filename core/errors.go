@@ -39,6 +39,17 @@ func reservedError(event string) error {
 	return fmt.Errorf("%w: %q", ErrReservedEvent, event)
 }
 
+// reservedServerSide names cannot be sent with ServerSideEmit: a
+// namespace's own events, as the reference reserves them (a socket's
+// reserved names, such as "disconnect", may travel between nodes).
+func reservedServerSide(event string) bool {
+	switch event {
+	case "connect", "connection", "new_namespace":
+		return true
+	}
+	return false
+}
+
 // reserved names cannot be emitted by users.
 func reserved(event string) bool {
 	switch event {

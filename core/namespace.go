@@ -195,7 +195,7 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, timeout time.Dura
 
 // ServerSideEmit sends an event to the same namespace on the other nodes.
 func (n *Namespace) ServerSideEmit(event string, args ...any) error {
-	if reserved(event) {
+	if reservedServerSide(event) {
 		return reservedError(event)
 	}
 	return n.adapter.ServerSideEmit(event, args, nil, nil)
