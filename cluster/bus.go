@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -587,14 +590,43 @@ func (b *Bus) publisher() {
 func (b *Bus) send(cmds rueidis.Commands, batch []outMsg) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
+	var retry []outMsg
+	for i, r := range b.client.DoMulti(ctx, cmds...) {
+		err := r.Error()
+		switch {
+		case err == nil:
+			b.published.Add(1)
+		case staleConnection(err):
+			retry = append(retry, batch[i])
+		default:
+			b.failed.Add(1)
+			b.logLimited("publish", "cluster: publish failed", "channel", batch[i].channel, "err", err)
+		}
+	}
+	if len(retry) == 0 {
+		return
+	}
+	// The connection was closed by Redis while idle (a restart) and is
+	// found dead only now: nothing was delivered on it. Once more, on the
+	// connection the client makes anew.
+	cmds = cmds[:0]
+	for _, m := range retry {
+		cmds = append(cmds, b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build())
+	}
 	for i, r := range b.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
 			b.failed.Add(1)
-			b.logLimited("publish", "cluster: publish failed", "channel", batch[i].channel, "err", err)
+			b.logLimited("publish", "cluster: publish failed", "channel", retry[i].channel, "err", err)
 		} else {
 			b.published.Add(1)
 		}
 	}
+}
+
+// staleConnection reports an error of a connection that the server had
+// closed before the command was written: safe to send again.
+func staleConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // flushOnClose publishes what is still queued, for at most a second.
@@ -628,11 +660,8 @@ func (b *Bus) flushOnClose() {
 // numSub is the number of subscribers of channel: on a cluster, the sum
 // over every node, since each counts only its own clients.
 func (b *Bus) numSub(ctx context.Context, channel string) (int, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b.opts.RequestTimeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, b.opts.RequestTimeout)
+	defer cancel()
 	if !b.cluster {
 		return numSubOf(ctx, b.client, channel)
 	}
@@ -649,6 +678,9 @@ func (b *Bus) numSub(ctx context.Context, channel string) (int, error) {
 
 func numSubOf(ctx context.Context, c rueidis.Client, channel string) (int, error) {
 	m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+	if err != nil && staleConnection(err) {
+		m, err = c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cluster: PUBSUB NUMSUB: %w", err)
 	}

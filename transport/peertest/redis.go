@@ -85,6 +85,7 @@ func (r *Redis) Kill() {
 	if p == nil {
 		return
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }
@@ -109,6 +110,22 @@ func (r *Redis) Restart() {
 func (r *Redis) Start() {
 	r.t.Helper()
 	r.Restart()
+}
+
+// Freeze stops the server process (SIGSTOP): its connections stay open
+// and nothing is answered, as a server that hangs, until Thaw. Kill and
+// the test's cleanup thaw it first.
+func (r *Redis) Freeze() { r.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (r *Redis) Thaw() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		_ = r.proc.cmd.Process.Signal(sig)
+	}
 }
 
 // Log returns the last lines the server wrote.
