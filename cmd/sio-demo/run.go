@@ -107,12 +107,13 @@ func demoLogger(stderr io.Writer) *slog.Logger {
 
 // serveWorker serves worker n on ln until ctx ends, then closes.
 func serveWorker(ctx context.Context, cfg demoConfig, n int, ln net.Listener, stderr io.Writer, ready func()) error {
-	bus, err := newBus(ctx, cfg, n)
+	logger := demoLogger(stderr)
+	bus, err := newBus(ctx, cfg, n, logger)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	d := newDemoServer(cfg, n, bus.factory(), demoLogger(stderr))
+	d := newDemoServer(cfg, n, bus.factory(), logger)
 	d.extra = bus.metrics
 	hs := &http.Server{Handler: d.handler(newPage(d)), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -38,7 +38,7 @@ var demoSettings = []setting{
 	{"redis", "REDIS_URL", "", "Redis URL of the cluster bus (redis://host:port/db); empty: one process, in-memory adapter"},
 	{"seq-interval", "SERVER2CLIENT_MESSAGE_INTERVAL_MSECS", "1000", "milliseconds between the seq-num events sent to each client"},
 	{"broadcast-interval", "BROADCAST_MESSAGE_INTERVAL_MSECS", "1000", "milliseconds between the s2c-event broadcasts of each worker to every client"},
-	{"transports", "SIO_TRANSPORTS", "auto", "transports offered: polling,websocket or websocket; auto is websocket alone when several processes share the port"},
+	{"transports", "SIO_TRANSPORTS", "auto", "transports offered: polling,websocket, websocket or polling; auto is websocket alone when several processes may serve one address (more than one worker, or REDIS_URL set), polling,websocket otherwise"},
 }
 
 const demoHelpTail = `
@@ -57,10 +57,13 @@ Several processes on one port: the kernel hands each new TCP connection
 to any of the workers (SO_REUSEPORT). A polling session is a series of
 HTTP requests that must all reach the worker holding the session, which
 needs sticky sessions; nothing here provides them, so with -concurrency
-above 1 the server offers WebSocket only (one TCP connection per session),
-as a platform's router without session affinity also requires. The
-workers share broadcasts and the socket list through the cluster bus on
-Redis, which is why -concurrency above 1 needs -redis.
+above 1 the server offers WebSocket only (one TCP connection per session).
+The same holds with REDIS_URL set and one process, as on a platform that
+runs several of them behind a router without session affinity: there too
+auto means WebSocket only; with sticky sessions, -transports
+polling,websocket offers both. The workers share broadcasts and the
+socket list through the cluster bus on Redis, which is why -concurrency
+above 1 needs -redis.
 
 SIGINT or SIGTERM stops the server: clients are told, workers stop.
 `
@@ -124,7 +127,7 @@ func parseDemoFlags(args []string, getenv func(string) string, out io.Writer) (d
 func (c demoConfig) transports() []string {
 	switch c.Transports {
 	case "auto":
-		if c.Concurrency > 1 {
+		if c.Concurrency > 1 || c.RedisURL != "" {
 			return []string{"websocket"}
 		}
 		return []string{"polling", "websocket"}

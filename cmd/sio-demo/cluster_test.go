@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sio-go/sio/transport/peertest"
+)
+
+// freshHTTP opens a new connection per request, so that SO_REUSEPORT
+// hands each to any of the workers.
+var freshHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}, Timeout: 10 * time.Second}
+
+func getFresh(t *testing.T, url string) (string, int) {
+	t.Helper()
+	resp, err := freshHTTP.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), resp.StatusCode
+}
+
+var healthRE = regexp.MustCompile(`^ok worker=([0-9]+) pid=([0-9]+) `)
+
+// workerPIDs asks /healthz until every worker of n has answered.
+func workerPIDs(t *testing.T, base string, n int) map[int]int {
+	t.Helper()
+	pids := map[int]int{}
+	for i := 0; i < 500 && len(pids) < n; i++ {
+		body, _ := getFresh(t, base+"/healthz")
+		if m := healthRE.FindStringSubmatch(body); m != nil {
+			w, _ := strconv.Atoi(m[1])
+			pid, _ := strconv.Atoi(m[2])
+			pids[w] = pid
+		}
+	}
+	if len(pids) < n {
+		t.Fatalf("only workers %v answered /healthz", pids)
+	}
+	return pids
+}
+
+// TestMultiProcess runs the demo as the seed does on a platform: three
+// worker processes on one port, with the cluster bus on a real
+// redis-server, driven by "sio-demo client" with 300 sessions. Each
+// session's seq-nums arrive in order without gaps and every s2c-event
+// exactly once; one worker is killed: its clients reconnect to the
+// others, and the rest see no gap.
+func TestMultiProcess(t *testing.T) {
+	if !reusePortSupported {
+		t.Skip("several processes on one port need SO_REUSEPORT (Linux)")
+	}
+	redis := peertest.StartRedis(t)
+	p := startDemoProc(t, []string{"-host", "127.0.0.1", "-port", "0", "-seq-interval", "200", "-broadcast-interval", "250"},
+		"WEB_CONCURRENCY=3", "REDIS_URL="+redis.URL())
+	// Several processes share the port without sticky sessions: no
+	// polling.
+	if _, code := getFresh(t, p.url+"/socket.io/?EIO=4&transport=polling"); code != http.StatusBadRequest {
+		t.Errorf("a polling handshake answered %d, want 400", code)
+	}
+	var cfg welcome
+	body, _ := getFresh(t, p.url+"/config.json")
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil || strings.Join(cfg.Transports, ",") != "websocket" || cfg.Workers != 3 || !cfg.Cluster {
+		t.Fatalf("config %s: %v", body, err)
+	}
+	pids := workerPIDs(t, p.url, 3)
+
+	// The client, as a user runs it, in a process of its own.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sessions = 300
+	client := exec.Command(exe, "client", "-url", p.url, "-sessions", strconv.Itoa(sessions), "-transport", "websocket",
+		"-rate", "1", "-duration", "14s", "-json", "-progress", "off")
+	client.Env = append(os.Environ(), subprocessEnv+"=1")
+	var out bytes.Buffer
+	client.Stdout = &out
+	client.Stderr = &lockedWriter{w: &bytes.Buffer{}}
+	dieWithParent(client)
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- client.Wait() }()
+	t.Cleanup(func() {
+		_ = client.Process.Kill()
+		select {
+		case <-clientDone:
+		default:
+		}
+	})
+
+	// Once every session is up (the broadcasts carry the count across
+	// the cluster), one worker dies.
+	clustered := regexp.MustCompile(`(?m)^sio_demo_cluster_sockets\{worker="[0-9]+"\} ([0-9]+)$`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, _ := getFresh(t, p.url+"/metrics")
+		if m := clustered.FindStringSubmatch(body); m != nil && m[1] == strconv.Itoa(sessions) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster never counted %d sockets; last /metrics:\n%s", sessions, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a few broadcasts with everyone up
+	victim := pids[2]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed worker 2 (pid %d)", victim)
+
+	select {
+	case err := <-clientDone:
+		if err != nil {
+			t.Fatalf("client: %v\nstderr:\n%s", err, client.Stderr)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("the client did not finish")
+	}
+	var rep clientReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("client output: %v\n%s", err, out.String())
+	}
+	t.Logf("%d sessions: %d connects, %d reconnects; seq-nums %d, s2c-events %d from %d workers; acks %d, p50 %.2f ms, p99 %.2f ms; at the end %v",
+		rep.Sessions, rep.Connects, rep.Reconnects, rep.SeqReceived, rep.S2CReceived, rep.S2COrigins, rep.Acked, rep.AckP50ms, rep.AckP99ms, rep.ByWorker)
+	if rep.NeverUp != 0 || rep.UpAtEnd != sessions {
+		t.Errorf("%d sessions never up, %d up at the end", rep.NeverUp, rep.UpAtEnd)
+	}
+	if rep.SeqGaps != 0 || rep.SeqDisorder != 0 || rep.S2CMissed != 0 || rep.S2CDups != 0 {
+		t.Errorf("seq-num gaps %d, out of order %d; s2c-event missed %d, duplicated %d", rep.SeqGaps, rep.SeqDisorder, rep.S2CMissed, rep.S2CDups)
+	}
+	victimNode := "w2." + strconv.Itoa(victim)
+	for node := range rep.ByWorker {
+		if node == victimNode {
+			t.Errorf("sessions still on the killed worker at the end: %v", rep.ByWorker)
+		}
+	}
+	// Every survivor's broadcasts: each session that stayed connected got
+	// a gapless run of each, without a duplicate, and the runs of all
+	// sessions overlap on a common stretch.
+	type span struct{ first, last int64 }
+	common := map[string]span{}
+	moved, stayed := 0, 0
+	for _, st := range rep.PerSession {
+		if st.AckFailed > 0 && st.Connects == 1 {
+			t.Errorf("session %d lost %d acks without losing its connection", st.Index, st.AckFailed)
+		}
+		if st.Connects > 1 {
+			moved++
+			continue
+		}
+		stayed++
+		if st.Node == victimNode {
+			t.Errorf("session %d stayed on the killed worker", st.Index)
+		}
+		for _, w := range []int{1, 3} {
+			origin := "w" + strconv.Itoa(w) + "." + strconv.Itoa(pids[w])
+			o := st.S2C[origin]
+			if o == nil {
+				t.Errorf("session %d got nothing from worker %d", st.Index, w)
+				continue
+			}
+			if o.Received != o.Last-o.First+1 || o.Dups != 0 || o.Missed != 0 {
+				t.Errorf("session %d, worker %d: %d received in %d..%d, %d duplicates", st.Index, w, o.Received, o.First, o.Last, o.Dups)
+			}
+			c, ok := common[origin]
+			if !ok {
+				c = span{o.First, o.Last}
+			}
+			common[origin] = span{max(c.first, o.First), min(c.last, o.Last)}
+		}
+		// The killed worker's broadcasts too, up to its end.
+		if o := st.S2C[victimNode]; o != nil && (o.Received != o.Last-o.First+1 || o.Dups != 0) {
+			t.Errorf("session %d, the killed worker: %d received in %d..%d", st.Index, o.Received, o.First, o.Last)
+		}
+	}
+	// About a third of the sessions were on the killed worker.
+	if moved < sessions/10 || stayed < sessions/2 {
+		t.Errorf("%d sessions reconnected, %d stayed", moved, stayed)
+	}
+	for origin, c := range common {
+		// 14 s at 4 a second: every session shares most of them.
+		if c.last-c.first < 20 {
+			t.Errorf("%s: the sessions share only broadcasts %d..%d", origin, c.first, c.last)
+		}
+	}
+	// The master replaced the killed worker; the cluster bus counted.
+	after := workerPIDs(t, p.url, 3)
+	if after[2] == victim || after[1] != pids[1] || after[3] != pids[3] {
+		t.Errorf("workers before %v, after %v", pids, after)
+	}
+	m, _ := getFresh(t, p.url+"/metrics")
+	if !regexp.MustCompile(`(?m)^sio_demo_cluster_published_total\{worker="[0-9]"\} [1-9][0-9]*$`).MatchString(m) ||
+		!regexp.MustCompile(`(?m)^sio_demo_cluster_subscribed\{worker="[0-9]"\} 1$`).MatchString(m) {
+		t.Errorf("/metrics lacks the cluster bus's counters:\n%s", m)
+	}
+	rest := p.stop(t, syscall.SIGTERM)
+	if len(rest) != 1 || rest[0] != "sio-demo: stopped on SIGTERM; every client was told" {
+		t.Errorf("output after SIGTERM: %q", rest)
+	}
+}
