@@ -26,12 +26,39 @@
 //   - outputs: TakeOutput, TakeProbeOutput;
 //   - the timer: Deadline.
 //
-// Inputs of one Conn are serialised by the Conn; handlers run on the
-// goroutine that delivered the input, so one client's events are handled in
-// order. Emitting is safe from any goroutine: it queues frames and calls the
-// wake function the adapter gave NewConn, which must not block; the adapter
-// then takes the output and calls HandleTimeout, which also runs what a wake
-// left pending (a close decided elsewhere, for example).
+// # The dispatch model: handlers may block
+//
+// Inputs of one Conn are serialised by the Conn and never run application
+// code. What a client sends for a socket becomes a turn in that socket's
+// inbox: its middlewares with its CONNECT answer, then each event's
+// handlers, the callbacks of its EmitAck calls, and its disconnect
+// handlers, in arrival order. Core says when a socket has turns ready and
+// nothing is running them by calling Config.Go; the adapter runs the
+// function it is given on a goroutine of its own, which drains the inbox
+// and ends when it is empty. So a handler may block (EmitWithAck, a
+// FetchSockets across nodes, a database call, a sleep): its connection
+// keeps reading, answering heartbeats, resolving acknowledgements and
+// firing their timeouts on the adapter's goroutines, and every other socket
+// carries on. One socket's turns run one at a time, in order; an idle
+// connection still costs the adapter one goroutine, its reader.
+//
+// Acknowledgements are resolved on the goroutine that reads the answer (or
+// fires the timeout): EmitWithAck's waiter is released there, and the
+// callbacks given to EmitAck are queued as turns of their socket. The
+// callbacks of broadcast acknowledgements run through Config.Go as well.
+//
+// The inbox is bounded (Config.Inbox). When a socket's inbox is full,
+// Conn.ReadPaused asks the adapter to stop reading the connection until the
+// handlers catch up, so memory stays bounded and the pressure reaches the
+// client through TCP; a client that floods a handler waiting for that same
+// client's answer is ended by its heartbeat, whose pongs go unread.
+//
+// Emitting is safe from any goroutine: it queues frames and calls the wake
+// function the adapter gave NewConn, which must not block; the adapter then
+// takes the output and calls HandleTimeout, which also runs what a wake
+// left pending (a close decided elsewhere, for example). Without Config.Go
+// (core's own tests on a virtual clock) turns run at once on the goroutine
+// that delivered the input, and handlers must not block.
 //
 // # Wasm
 //
