@@ -18,7 +18,7 @@ var (
 	ErrReservedEvent = errors.New("sio: reserved event name")
 	// ErrNoTimeout is returned by calls that wait on other nodes when no
 	// timeout was set.
-	ErrNoTimeout = errors.New("sio: a timeout is required")
+	ErrNoTimeout    = errors.New("sio: a timeout is required")
 	errOneNamespace = errors.New("sio: ServerSideEmitWithAck needs exactly one namespace")
 	// ErrAckIDInUse is given to an ack callback whose id is still pending
 	// on the socket from an earlier emit.

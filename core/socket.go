@@ -30,7 +30,7 @@ type Socket struct {
 	state    atomic.Int32
 	accepted atomic.Bool // got past its middlewares (stays true once closed)
 	life     sync.Mutex
-	in    inbox // the turns waiting for the socket's handlers
+	in       inbox // the turns waiting for the socket's handlers
 	// hasAnyOut: OnAnyOutgoing listeners exist (read on every broadcast).
 	hasAnyOut atomic.Bool
 
