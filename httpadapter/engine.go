@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +59,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.mu.Lock()
 	d := rt.drivers[sid]
 	rt.mu.Unlock()
-	if d == nil {
+	// A closed session is forgotten as soon as no poll may still collect
+	// its last packets, as in the reference.
+	if d == nil || d.Gone() {
 		writeError(w, r, codeUnknownSID, "")
 		return
 	}
@@ -69,8 +70,14 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t == eio.WebSocket {
-		if !isUpgrade(r) || d.Conn().Transport() != eio.Polling || d.Conn().Upgrading() || !cfg.upgrades {
+		if !isUpgrade(r) || !cfg.upgrades {
 			writeError(w, r, codeBadRequest, "")
+			return
+		}
+		if d.Conn().Transport() != eio.Polling || d.Conn().Upgrading() {
+			// A second WebSocket for a session that is on WebSocket or
+			// upgrading: the reference accepts it, then closes it.
+			rt.refuseWebSocket(w, r)
 			return
 		}
 		ws, err := rt.accept(w, r)
@@ -94,6 +101,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, transport.ErrSessionGone):
+		writeError(w, r, codeUnknownSID, "")
 	case errors.Is(err, transport.ErrWrongTransport):
 		writeError(w, r, codeBadRequest, "")
 	case errors.Is(err, transport.ErrBodyTooLarge):
@@ -175,8 +184,32 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 	}
 }
 
+// refuseWebSocket accepts a WebSocket and closes it at once with a close
+// frame with no status, as the reference does with a second WebSocket for
+// a session. The close handshake runs on a goroutine that shutdown waits
+// for.
+func (rt *router) refuseWebSocket(w http.ResponseWriter, r *http.Request) {
+	rt.mu.Lock()
+	if rt.closing {
+		rt.mu.Unlock()
+		writeStatus(w, http.StatusServiceUnavailable)
+		return
+	}
+	rt.wg.Add(1)
+	rt.mu.Unlock()
+	ws, err := rt.accept(w, r)
+	if err != nil {
+		rt.wg.Done()
+		return
+	}
+	go func() {
+		defer rt.wg.Done()
+		ws.CloseNoStatus()
+	}()
+}
+
 func (rt *router) accept(w http.ResponseWriter, r *http.Request) (*transport.WebSocket, error) {
-	return transport.AcceptWebSocket(w, r, transport.AcceptOptions{Compression: rt.cfg.PerMessageDeflate})
+	return transport.AcceptWebSocket(w, r, transport.AcceptOptions{Compression: rt.cfg.PerMessageDeflate, MaxMessageBytes: rt.cfg.MaxHTTPBufferSize})
 }
 
 func (c *CookieOptions) cookie(sid string) *http.Cookie {
@@ -241,5 +274,3 @@ func remoteAddr(r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
-
-var _ = strconv.Itoa

@@ -38,8 +38,11 @@ type Options struct {
 	Clock func() time.Time
 	// MaxPayload bounds a polling body or WebSocket message, in bytes.
 	MaxPayload int
-	// FlushGrace is how long a closed polling session waits for a last poll
-	// to collect its final packets. Default 5s.
+	// FlushGrace is how long a polling session closed by this side's
+	// application (eio.ReasonForcedClose) waits for the polls that collect
+	// its final packets and its close packet. Default 5s. A session closed
+	// for any other reason is forgotten at once, as in the reference: only
+	// a poll pending at that moment still gets its answer.
 	FlushGrace time.Duration
 	// OnDone is called once when the driver has finished: the session is
 	// closed, its output flushed or abandoned, its goroutines ended.
@@ -91,8 +94,14 @@ type Driver struct {
 	// shutdown: the server is going away; a closed polling session waits
 	// for no further poll.
 	shutdown bool
-	wg       sync.WaitGroup           // goroutines of the driver
-	writer   atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
+	// closeSent: a poll has carried the close packet of a closed session,
+	// which is then forgotten.
+	closeSent bool
+	// ended is closed when the driver finishes: it ends a reader that
+	// waits for room (ReadPaused).
+	ended  chan struct{}
+	wg     sync.WaitGroup           // goroutines of the driver
+	writer atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
 }
 
 // NewDriver makes a driver; Attach its session before serving requests.
@@ -102,6 +111,7 @@ func NewDriver(opts Options) *Driver {
 		opts:   opts,
 		pollCh: make(chan struct{}, 1),
 		wsCh:   make(chan struct{}, 1),
+		ended:  make(chan struct{}),
 	}
 }
 
@@ -183,9 +193,10 @@ func (d *Driver) tick() {
 	d.rearm()
 }
 
-// closedTick finishes a closed polling session once nothing is left to
-// flush, or once the grace for a last poll has passed. A WebSocket session
-// is finished by its own goroutines.
+// closedTick finishes a closed polling session once no poll is pending and
+// none is awaited: at once unless the application closed it, else once its
+// close packet went out, or once the grace for the polls that collect it
+// has passed. A WebSocket session is finished by its own goroutines.
 func (d *Driver) closedTick() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -194,7 +205,7 @@ func (d *Driver) closedTick() {
 	}
 	// No poll can come for a session on WebSocket whose socket never ran
 	// (its accept failed).
-	if !d.getBusy && (d.shutdown || !d.conn.HasOutput() || d.conn.Transport() == eio.WebSocket) {
+	if !d.getBusy && (d.forgetLocked() || d.conn.Transport() == eio.WebSocket) {
 		d.finishLocked()
 		return
 	}
@@ -209,11 +220,41 @@ func (d *Driver) closedTick() {
 	d.timer.Reset(d.graceUntil.Sub(now))
 }
 
+// graceful reports whether the session was closed by this side's
+// application: the reference then keeps it until a poll has collected its
+// last packets and its close packet. Any other close (parse error, ping
+// timeout, transport close or error) forgets it at once.
+func graceful(c Conn) bool {
+	r, ok := c.(interface{ CloseReason() eio.Reason })
+	return !ok || r.CloseReason() == eio.ReasonForcedClose
+}
+
+// forgetLocked reports whether a closed session awaits no further poll;
+// d.mu is held.
+func (d *Driver) forgetLocked() bool {
+	return d.shutdown || d.closeSent || !graceful(d.conn)
+}
+
+// Gone reports whether the session is closed and no further request may
+// reach it: the caller answers as for an unknown session id, as the
+// reference has forgotten it by then. A poll pending at the close still
+// gets its answer.
+func (d *Driver) Gone() bool {
+	c := d.conn
+	if c == nil || !c.Closed() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done || d.ws || c.Transport() == eio.WebSocket || d.forgetLocked()
+}
+
 func (d *Driver) finishLocked() {
 	if d.done {
 		return
 	}
 	d.done = true
+	close(d.ended)
 	d.timer.Stop()
 	go func() {
 		d.wg.Wait()

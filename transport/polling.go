@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/sio-go/sio/core/eio"
 )
@@ -27,7 +29,18 @@ var (
 	// application/octet-stream, which Engine.IO v4 never sends. The
 	// session closes.
 	ErrInvalidContent = errors.New("invalid content")
+	// ErrSessionGone: a request for a session that is closed and
+	// forgotten (Driver.Gone); the caller answers as for an unknown
+	// session id.
+	ErrSessionGone = errors.New("session closed")
 )
+
+// probeNoopDelay is how long a poll that arrives while a probe waits for
+// the upgrade packet is held before its noop, as the reference's check
+// timer does: a client that sent the upgrade packet and then polled gets
+// 400 (the session is on WebSocket), never a noop, whichever of its two
+// connections the server reads first.
+const probeNoopDelay = 100 * time.Millisecond
 
 type buffers struct {
 	pkts []eio.Packet
@@ -41,6 +54,9 @@ var bufPool = sync.Pool{New: func() any { return new(buffers) }}
 // when the request must be refused; the caller answers it.
 func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	c := d.conn
+	if d.Gone() {
+		return ErrSessionGone
+	}
 	// The session's own transport decides: a probe under way, or one
 	// just abandoned, leaves polling in charge.
 	if c.Transport() == eio.WebSocket {
@@ -73,35 +89,75 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 		b.pkts, b.body = b.pkts[:0], b.body[:0]
 		bufPool.Put(b)
 	}()
+	// late: the session closed before this poll came. The reference then
+	// answers a noop before the close packet (its close waited for a poll).
+	late := c.Closed()
+	// probed: the poll came while a probe waits for the upgrade packet.
+	probed := c.Upgrading()
+	var hold <-chan time.Time
 	for {
 		if c.Transport() == eio.WebSocket {
+			if probed {
+				// Upgraded while this poll was held: the client polled
+				// after its upgrade packet.
+				release()
+				return ErrWrongTransport
+			}
 			// Upgraded while this poll waited: release it.
 			b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Noop})
 			break
 		}
 		b.pkts = c.TakeOutputLimit(b.pkts[:0], d.opts.MaxPayload)
-		if len(b.pkts) > 0 {
+		if probed && len(b.pkts) == 1 && b.pkts[0].Type == eio.Noop {
+			// Only the noop of a probe: hold it a little, as the
+			// reference does, so that an upgrade packet already on its
+			// way is read first.
+			if hold == nil {
+				t := time.NewTimer(probeNoopDelay)
+				defer t.Stop()
+				hold = t.C
+			}
+			b.pkts = b.pkts[:0]
+		}
+		if n := len(b.pkts); n > 0 {
+			if n > 1 && b.pkts[n-1].Type == eio.Close && graceful(c) {
+				// The reference sends what was queued, and the close
+				// packet on a poll of its own.
+				b.pkts[n-1] = eio.Packet{}
+				b.pkts = b.pkts[:n-1]
+			} else if late && b.pkts[n-1].Type == eio.Close {
+				b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Noop}, eio.Packet{Type: eio.Close})
+			}
 			break
 		}
 		if c.Closed() {
 			// The peer's own close packet ended the session: the
 			// reference releases the poll with a noop. Otherwise it says
 			// close.
-			end := eio.Packet{Type: eio.Close}
 			if r, ok := c.(interface{ CloseReason() eio.Reason }); ok && r.CloseReason() == eio.ReasonTransportClose {
-				end.Type = eio.Noop
+				b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Noop})
+			} else if late {
+				b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Noop}, eio.Packet{Type: eio.Close})
+			} else {
+				b.pkts = append(b.pkts[:0], eio.Packet{Type: eio.Close})
 			}
-			b.pkts = append(b.pkts[:0], end)
 			break
 		}
 		select {
 		case <-d.pollCh:
+		case <-hold:
+			hold, probed = nil, false
 		case <-r.Context().Done():
 			release()
 			c.HandleTransportClose(d.opts.Clock(), ErrPollAborted)
 			d.Wake()
 			return nil
 		}
+	}
+	if p := b.pkts[len(b.pkts)-1]; p.Type == eio.Close {
+		d.mu.Lock()
+		d.closeSent = true
+		d.mu.Unlock()
 	}
 	b.body = eio.AppendPayload(b.body[:0], b.pkts)
 	h := w.Header()
@@ -132,6 +188,9 @@ var (
 // refused; the caller answers it.
 func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 	c := d.conn
+	if d.Gone() {
+		return ErrSessionGone
+	}
 	// The session's own transport decides: a probe under way, or one
 	// just abandoned, leaves polling in charge.
 	if c.Transport() == eio.WebSocket {
@@ -177,8 +236,15 @@ func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The session may keep slices of the body (text messages): give it
-	// its own copy.
-	own := append([]byte(nil), body...)
+	// its own copy. The body is text: bytes that are not UTF-8 become
+	// U+FFFD, as the reference's decoding of the body makes them, so that
+	// no invalid text is relayed to other clients.
+	var own []byte
+	if utf8.Valid(body) {
+		own = append([]byte(nil), body...)
+	} else {
+		own = appendValidUTF8(make([]byte, 0, len(body)+len(body)/2), body)
+	}
 	_ = c.HandlePayload(d.opts.Clock(), own)
 	h := w.Header()
 	h["Content-Type"] = textHTML

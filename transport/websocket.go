@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core/eio"
@@ -46,6 +47,10 @@ func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte,
 			*bp = buf[:0]
 			return nil, false, rerr
 		}
+	}
+	if typ == websocket.MessageText && !utf8.Valid(buf) {
+		*bp = buf[:0]
+		return nil, false, ErrInvalidUTF8
 	}
 	// Messages are kept by the session (handlers may hold their
 	// arguments): give each its own exact-sized copy.
@@ -91,9 +96,9 @@ func (d *Driver) readOne(sock *WebSocket) bool {
 	data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 	if err != nil {
 		if !c.Closed() {
-			if errors.Is(err, ErrMessageTooBig) {
-				c.HandleTransportClose(d.opts.Clock(), err)
-				ws.Close(websocket.StatusMessageTooBig, "")
+			if status, bad := readFailure(sock, err); bad != nil {
+				c.HandleTransportClose(d.opts.Clock(), bad)
+				ws.Close(status, "")
 			} else {
 				c.HandleTransportClose(d.opts.Clock(), nil)
 			}
@@ -106,6 +111,19 @@ func (d *Driver) readOne(sock *WebSocket) bool {
 		d.Wake()
 	}
 	return true
+}
+
+// readFailure tells a read that failed because of what the peer sent (a
+// message over the limit, invalid UTF-8 in a text message) from the end of
+// the connection: for the former, the close status and the session's cause.
+func readFailure(sock *WebSocket, err error) (websocket.StatusCode, error) {
+	switch {
+	case sock.guard.tooBig() || errors.Is(err, ErrMessageTooBig):
+		return websocket.StatusMessageTooBig, ErrMessageTooBig
+	case errors.Is(err, ErrInvalidUTF8):
+		return websocket.StatusInvalidFramePayloadData, ErrInvalidUTF8
+	}
+	return 0, nil
 }
 
 // wsWriter writes a session's output to its WebSocket. It has no goroutine
@@ -285,6 +303,9 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 		if err != nil {
 			c.HandleProbeClose(d.opts.Clock())
+			if status, bad := readFailure(sock, err); bad != nil {
+				ws.Close(status, "")
+			}
 			break
 		}
 		perr := c.HandleProbeFrame(d.opts.Clock(), data, binary)

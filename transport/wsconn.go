@@ -23,6 +23,7 @@ type WebSocket struct {
 	// go through the library, which compresses them.
 	deflate bool
 	br      *bufio.Reader // the library's read buffer, when it is ours
+	guard   *frameGuard   // follows the client's frame headers, if any
 	rc      syscall.RawConn
 	// closeMu keeps waitReadable's look at br apart from a close
 	// handshake run by the writer, which reads through br too.
@@ -37,12 +38,22 @@ func (w *WebSocket) closeFromWriter() {
 	_ = w.ws.Close(websocket.StatusNoStatusRcvd, "")
 }
 
+// CloseNoStatus closes the WebSocket with a close frame with no status, as
+// the reference does; it waits for the peer's close frame a few seconds at
+// most.
+func (w *WebSocket) CloseNoStatus() { w.closeFromWriter() }
+
 // AcceptOptions configure AcceptWebSocket.
 type AcceptOptions struct {
 	// Compression enables per-message deflate when the client offers it.
 	Compression bool
 	// WriteTimeout bounds each write to the network; default 10s.
 	WriteTimeout time.Duration
+	// MaxMessageBytes refuses a message over it as soon as the frame
+	// header that takes it over arrives (the connection then closes with
+	// status 1009); 0 checks no header, and the reader's own limit
+	// applies once the bytes are read.
+	MaxMessageBytes int
 }
 
 // AcceptWebSocket completes the WebSocket handshake of r. Origins are not
@@ -54,7 +65,7 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
-	h := &hijacker{ResponseWriter: w, timeout: o.WriteTimeout}
+	h := &hijacker{ResponseWriter: w, timeout: o.WriteTimeout, max: o.MaxMessageBytes}
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled}
 	if o.Compression {
 		opts.CompressionMode = websocket.CompressionContextTakeover
@@ -65,7 +76,7 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		return nil, err
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
-	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
+	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, guard: h.guard, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
 	if sc, ok := h.nc.Conn.(syscall.Conn); ok {
 		sock.rc, _ = sc.SyscallConn()
 	}
@@ -101,8 +112,10 @@ func (w *WebSocket) Conn() *websocket.Conn { return w.ws }
 type hijacker struct {
 	http.ResponseWriter
 	timeout time.Duration
+	max     int
 	nc      *corkConn
 	br      *bufio.Reader
+	guard   *frameGuard
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -112,6 +125,18 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.nc = &corkConn{Conn: c, timeout: h.timeout}
 	r := brw.Reader
+	if h.max > 0 {
+		// The guard sees every byte the library reads: the library reads
+		// the bytes net/http had buffered already, then the connection.
+		h.guard = &frameGuard{r: c, max: int64(h.max)}
+		if n := r.Buffered(); n > 0 {
+			b, _ := r.Peek(n)
+			if h.guard.scan(b) {
+				h.guard.failed.Store(true)
+			}
+		}
+		h.nc.guard = h.guard
+	}
 	if r.Buffered() == 0 {
 		r = bufio.NewReaderSize(h.nc, 256)
 		h.br = r
@@ -126,11 +151,19 @@ var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 type corkConn struct {
 	net.Conn
 	timeout time.Duration
+	guard   *frameGuard // reads go through it, when set
 
 	mu       sync.Mutex
 	corked   bool
 	buf      *[]byte
 	deadline time.Time // the write deadline set on Conn
+}
+
+func (c *corkConn) Read(p []byte) (int, error) {
+	if c.guard != nil {
+		return c.guard.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {

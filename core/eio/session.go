@@ -27,7 +27,7 @@ func (r Role) String() string {
 //	state     input                        next state
 //	opening   open packet (client)         open
 //	opening   any other packet             closed (parse error)
-//	open      close packet                 closed (transport close)
+//	open      close packet (not on a server's WebSocket)  closed (transport close)
 //	open      pong missing (server)        closed (ping timeout)
 //	open      ping missing (client)        closed (ping timeout)
 //	open      bad payload or frame         closed (parse error)
@@ -209,6 +209,12 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 	case Message:
 		s.pushEvent(Event{Kind: EventMessage, Packet: p})
 	case Close:
+		if s.role == RoleServer && s.transport == WebSocket {
+			// Over WebSocket a client closes the WebSocket itself; the
+			// reference ignores a close packet there, and so does this
+			// side: the session ends with its WebSocket.
+			break
+		}
 		s.closeQuiet(ReasonTransportClose, nil)
 	case Ping:
 		if s.role == RoleServer {

@@ -819,6 +819,13 @@ func TestClose_WhileUpgrading(t *testing.T) {
 }
 
 func TestPeerClose(t *testing.T) {
+	// Over WebSocket a client closes the WebSocket: the reference ignores
+	// a close packet there.
+	ws := NewServerSession("sid", Config{}, WebSocket, t0)
+	takeWire(ws)
+	if err := ws.HandleFrame(t0, []byte("1"), false); err != nil || ws.State() != StateOpen || events(ws) != "" || takeWire(ws) != "" {
+		t.Fatalf("close packet over websocket: err %v, state %v", err, ws.State())
+	}
 	for _, tr := range []Transport{Polling, WebSocket} {
 		s := NewServerSession("sid", Config{}, tr, t0)
 		takeWire(s)
@@ -826,7 +833,7 @@ func TestPeerClose(t *testing.T) {
 		if tr == Polling {
 			err = s.HandlePayload(t0, []byte("4a\x1e1\x1e4b"))
 		} else {
-			err = s.HandleFrame(t0, []byte("1"), false)
+			s.HandleTransportClose(t0, nil)
 		}
 		if err != nil {
 			t.Fatal(err)
