@@ -229,6 +229,44 @@ const scenarios = {
 
   // Many clients in one process, each checking it got every broadcast once,
   // in order.
+  // Handlers that block on the server: a slow one while the heartbeat
+  // goes on, one that asks the client back (EmitWithAck) for an answer and
+  // for a timeout, and a broadcast with ack from inside a handler.
+  async blocking() {
+    const s = client();
+    let pings = 0;
+    s.io.on("ping", () => pings++);
+    s.on("disconnect", (reason) => out("disconnect", { reason }));
+    s.on("question", (q, cb) => cb("reply-to-" + q));
+    s.on("bq", (cb) => cb("b-reply"));
+    s.on("silent", () => {}); // never answers
+    await once(s, "connect");
+    out("connect", { id: s.id, transport: s.io.engine.transport.name });
+    const slow = await s.timeout(30000).emitWithAck("slow");
+    out("slow", { ans: slow, pings, transport: s.io.engine.transport.name });
+    out("ask", { ans: await s.timeout(30000).emitWithAck("ask", "q1") });
+    out("ask-timeout", { ans: await s.timeout(30000).emitWithAck("ask-timeout") });
+    out("ask-all", { ans: await s.timeout(30000).emitWithAck("ask-all") });
+    s.disconnect();
+    out("end");
+  },
+
+  // A flood of events at a handler that blocks until the test says; then
+  // every event must be handled, in order.
+  async flood() {
+    const s = client();
+    s.on("disconnect", (reason) => out("disconnect", { reason }));
+    await once(s, "connect");
+    out("connect", { id: s.id, transport: s.io.engine.transport.name });
+    const pad = "x".repeat(opts.size);
+    for (let i = 0; i < opts.count; i++) s.emit("flood", i, pad);
+    out("queued");
+    const last = await s.timeout(120000).emitWithAck("flood-done");
+    out("done", { last });
+    s.disconnect();
+    out("end");
+  },
+
   async many() {
     const count = opts.count;
     const n = opts.n;
