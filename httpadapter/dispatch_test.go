@@ -7,7 +7,7 @@ package httpadapter_test
 import (
 	"context"
 	"runtime"
-		"sync/atomic"
+	"sync/atomic"
 	"testing"
 	"time"
 
