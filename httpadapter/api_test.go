@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -46,6 +47,7 @@ import (
 	"time"
 
 	"github.com/sio-go/sio/core"
+	"github.com/sio-go/sio/core/eio"
 	"github.com/sio-go/sio/core/sio"
 	"github.com/sio-go/sio/httpadapter"
 )
@@ -174,6 +176,7 @@ type apiOp struct {
 	Ev     string              `json:"ev"`
 	Args   []any               `json:"args"`
 	Rooms  []string            `json:"rooms"`
+	Except []string            `json:"except"`
 	Close  bool                `json:"close"`
 	Ack    bool                `json:"ack"`
 	Token  string              `json:"token"`
@@ -413,6 +416,38 @@ func (a *apiServer) run(s *core.Socket, o *apiOp, out *outLog) (any, error) {
 			ids = []string{}
 		}
 		return ids, nil
+	case "apply":
+		ma, ok := a.nsp(s, o).Adapter().(*core.MemoryAdapter)
+		if !ok {
+			return nil, errors.New("not the in-memory adapter")
+		}
+		ids := []string{}
+		ma.Apply(&core.BroadcastOptions{Rooms: o.Rooms, Except: o.Except}, func(s *core.Socket) { ids = append(ids, s.ID()) })
+		return ids, nil
+	case "hasRoom":
+		ma, ok := a.nsp(s, o).Adapter().(*core.MemoryAdapter)
+		if !ok || len(o.Rooms) == 0 {
+			return nil, errors.New("not the in-memory adapter, or no room")
+		}
+		return ma.HasRoom(o.Rooms[0]), nil
+	case "nextAckId":
+		ma, ok := a.nsp(s, o).Adapter().(*core.MemoryAdapter)
+		if !ok {
+			return nil, errors.New("not the in-memory adapter")
+		}
+		return ma.NextAckID(), nil
+	case "parentUse":
+		a.parent.Use(func(s *core.Socket) error {
+			var late struct{ Late bool }
+			if s.Handshake().Auth.JSON != nil {
+				_ = s.Handshake().Auth.Bind(&late)
+			}
+			if late.Late {
+				return errors.New("late")
+			}
+			return nil
+		})
+		return nil, nil
 	case "sse":
 		b, err := a.base(s, o)
 		if err != nil {
@@ -661,9 +696,15 @@ func newAPIRun(t *testing.T, p *nodeProc) *apiRun {
 // expect waits for event ev of client name.
 func (r *apiRun) expect(ev, name string) nodeEvent {
 	r.t.Helper()
+	return r.expectOne(name, ev)
+}
+
+// expectOne waits for the first of the events evs of client name.
+func (r *apiRun) expectOne(name string, evs ...string) nodeEvent {
+	r.t.Helper()
 	p := r.p
 	match := func(e nodeEvent) bool {
-		if e.Ev != ev {
+		if !slices.Contains(evs, e.Ev) {
 			return false
 		}
 		var f struct{ Name string }
@@ -681,7 +722,7 @@ func (r *apiRun) expect(ev, name string) nodeEvent {
 		select {
 		case e, ok := <-p.events:
 			if !ok {
-				r.t.Fatalf("api.js exited before %s of %s; stderr:\n%s\nevents: %s", ev, name, p.stderr.String(), p.seen())
+				r.t.Fatalf("api.js exited before %v of %s; stderr:\n%s\nevents: %s", evs, name, p.stderr.String(), p.seen())
 			}
 			if e.Ev == "fatal" {
 				r.t.Fatalf("api.js failed: %s", e.Raw)
@@ -691,7 +732,7 @@ func (r *apiRun) expect(ev, name string) nodeEvent {
 			}
 			p.backlog = append(p.backlog, e)
 		case <-deadline:
-			r.t.Fatalf("no %s of %s within %v; transcript so far:\n%s\nevents: %s", ev, name, waitFor, strings.Join(r.lines, "\n"), p.seen())
+			r.t.Fatalf("no %v of %s within %v; transcript so far:\n%s\nevents: %s", evs, name, waitFor, strings.Join(r.lines, "\n"), p.seen())
 		}
 	}
 }
@@ -708,23 +749,33 @@ func (r *apiRun) log(format string, args ...any) {
 	r.lines = append(r.lines, r.norm(fmt.Sprintf(format, args...)))
 }
 
-// connect starts client name on nsp with auth; want is "connected" or
+// connect starts client name on nsp with auth and logs whether it got in;
+// want, when not empty, is the outcome required: "connected" or
 // "connect_error".
 func (r *apiRun) connect(name, nsp string, auth map[string]any, want string) {
 	r.t.Helper()
-	r.p.send("connect", map[string]any{"name": name, "nsp": nsp, "auth": auth})
+	r.connectQuery(name, nsp, auth, nil, want)
+}
+
+func (r *apiRun) connectQuery(name, nsp string, auth, query map[string]any, want string) {
+	r.t.Helper()
+	r.p.send("connect", map[string]any{"name": name, "nsp": nsp, "auth": auth, "query": query})
+	e := r.expectOne(name, "connected", "connect_error")
 	var f struct {
 		ID, Message string
 		Data        json.RawMessage
 	}
-	r.expect(want, name).Decode(r.t, &f)
-	if want == "connected" {
+	e.Decode(r.t, &f)
+	if e.Ev == "connected" {
 		r.ids[f.ID] = name
 		r.live = append(r.live, name)
 		r.log("%s connected to %s", name, nsp)
-		return
+	} else {
+		r.log("%s refused on %s: %q %s", name, nsp, f.Message, f.Data)
 	}
-	r.log("%s refused on %s: %q %s", name, nsp, f.Message, f.Data)
+	if want != "" && e.Ev != want {
+		r.t.Fatalf("%s on %s: %s, want %s; transcript:\n%s", name, nsp, e.Ev, want, strings.Join(r.lines, "\n"))
+	}
 }
 
 // op runs an operation as client name and logs its result, canonical.
@@ -953,6 +1004,14 @@ func apiScript(r *apiRun) {
 	r.op("A", obj{"op": "sockets", "rooms": rooms("r1", "j4")})
 	r.op("A", obj{"op": "sockets"})
 	r.op("Z", obj{"op": "sockets", "nsp": "/admin", "rooms": rooms("nobody")})
+	r.op("A", obj{"op": "apply", "rooms": rooms("r1", "j4"), "except": rooms("r2")})
+	r.op("A", obj{"op": "apply", "except": rooms("j4")})
+	r.op("A", obj{"op": "hasRoom", "rooms": rooms("j4")})
+	r.op("A", obj{"op": "hasRoom", "rooms": rooms("j2")})
+	r.op("D", obj{"op": "hasRoom", "rooms": rooms("j3")})
+	r.op("A", obj{"op": "nextAckId"}) // the acks asked for so far on "/"
+	r.op("D", obj{"op": "nextAckId"})
+	r.op("Z", obj{"op": "nextAckId"})
 	r.op("Z", obj{"op": "emit", "base": "server", "chain": chain([]any{"to", rooms("j1")}), "ev": "j1"})
 	r.mark("Z")
 
@@ -1002,6 +1061,9 @@ func TestAPIAgainstReference(t *testing.T) {
 	goRun := newAPIRun(t, startAPIClients(h, e.base))
 	apiScript(goRun)
 
+	if testing.Verbose() {
+		t.Logf("sio's transcript:\n%s", strings.Join(goRun.lines, "\n"))
+	}
 	if !slices.Equal(refRun.lines, goRun.lines) {
 		var b strings.Builder
 		for i := 0; i < max(len(refRun.lines), len(goRun.lines)); i++ {
@@ -1020,4 +1082,371 @@ func TestAPIAgainstReference(t *testing.T) {
 		}
 		t.Errorf("the Go server and the reference differ:\n%s", b.String())
 	}
+}
+
+// ---------------------------------------------------------------------------
+// The differences kept on purpose, shown on both servers.
+
+// onBoth runs script against the reference server and against the Go
+// server (set up by apiSetup, then setup when not nil), each with its own
+// api.js, and returns the transcripts: reference first.
+func onBoth(t *testing.T, setup func(*apiServer), script func(r *apiRun)) (ref, sio []string) {
+	t.Helper()
+	requireNode(t)
+	h := newHarness(t)
+	refRun := newAPIRun(t, startAPIClients(h, startAPIReference(h)))
+	script(refRun)
+	refRun.done()
+	e := h.newEnv(nil, httpadapter.Options{}, func(srv *httpadapter.Server) {
+		a := apiSetup(srv)
+		if setup != nil {
+			setup(a)
+		}
+	})
+	goRun := newAPIRun(t, startAPIClients(h, e.base))
+	script(goRun)
+	goRun.done()
+	return refRun.lines, goRun.lines
+}
+
+// wantLines checks that the transcript of who has the lines want, in order
+// (others may come between).
+func wantLines(t *testing.T, who string, got []string, want ...string) {
+	t.Helper()
+	i := 0
+	for _, l := range got {
+		if i < len(want) && l == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("%s: no line %q in order; transcript:\n%s", who, want[i], strings.Join(got, "\n"))
+	}
+}
+
+// A broadcast with acks and no Timeout: sio waits for every answer; the
+// reference arms its timer with an undefined delay, which fires at once,
+// before any client can answer. Namespace.EmitAck is the call.
+func TestAPINamespaceEmitAck(t *testing.T) {
+	ref, sio := onBoth(t, nil, func(r *apiRun) {
+		r.connect("Z", "/dyn-0", obj{}, "connected")
+		r.connect("A", "/", obj{}, "connected")
+		r.connect("B", "/", obj{}, "connected")
+		r.op("Z", obj{"op": "emitAck", "base": "nsp", "nsp": "/", "ev": "q", "args": []any{1}})
+		r.op("Z", obj{"op": "emitAck", "base": "nsp", "nsp": "/admin", "ev": "q"}) // nobody
+		r.mark("Z")
+	})
+	wantLines(t, "reference", ref,
+		`op {"args":[1],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":"operation has timed out","responses":[]}`,
+		`op {"base":"nsp","ev":"q","nsp":"/admin","op":"emitAck"} by Z -> {"err":null,"responses":[]}`,
+		`A received [["q",1]]`, `B received [["q",1]]`)
+	wantLines(t, "sio", sio,
+		`op {"args":[1],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":null,"responses":[{"args":[1],"ev":"q","from":"A"},{"args":[1],"ev":"q","from":"B"}]}`,
+		`op {"base":"nsp","ev":"q","nsp":"/admin","op":"emitAck"} by Z -> {"err":null,"responses":[]}`,
+		`A received [["q",1]]`, `B received [["q",1]]`)
+}
+
+// A middleware added to a dynamic parent once children exist: sio runs it
+// for every child, those created before included; the reference copies
+// the parent's middlewares into a child when it creates it, so its older
+// children go unguarded. Both run it for children created later, and a
+// parent's To and Emit reach every child.
+func TestAPIDynamicNamespaces(t *testing.T) {
+	ref, sio := onBoth(t, nil, func(r *apiRun) {
+		r.connect("Z", "/dyn-0", obj{}, "connected")
+		r.connect("G", "/dyn-1", obj{"rooms": rooms("g")}, "connected")
+		r.op("Z", obj{"op": "parentUse"})
+		r.connect("L", "/dyn-0", obj{"late": true}, "")
+		r.connect("M", "/dyn-7", obj{"late": true}, "connect_error")
+		r.connect("N", "/dyn-7", obj{"rooms": rooms("g")}, "connected")
+		r.op("Z", obj{"op": "emit", "base": "parent", "chain": chain([]any{"to", rooms("g")}), "ev": "to-g"})
+		r.mark("Z")
+	})
+	wantLines(t, "reference", ref,
+		`L connected to /dyn-0`,
+		`M refused on /dyn-7: "late" null`,
+		`N connected to /dyn-7`,
+		`G received [["to-g"]]`, `L received []`, `N received [["to-g"]]`, `Z received []`)
+	wantLines(t, "sio", sio,
+		`L refused on /dyn-0: "late" null`,
+		`M refused on /dyn-7: "late" null`,
+		`N connected to /dyn-7`,
+		`G received [["to-g"]]`, `N received [["to-g"]]`, `Z received []`)
+}
+
+// ---------------------------------------------------------------------------
+// Calls the reference has no counterpart for, or whose counterpart cannot
+// be shown on one node.
+
+// id is the socket id of client name.
+func (r *apiRun) id(name string) string {
+	for id, n := range r.ids {
+		if n == name {
+			return id
+		}
+	}
+	r.t.Fatalf("no client %s", name)
+	return ""
+}
+
+// ServerSideEmit on one node: the events of other nodes come through
+// HandleServerSideEmit (a cluster adapter's call) to the OnServerSideEmit
+// handlers of their namespace; ServerSideEmit reaches nobody, and
+// ServerSideEmitWithAck completes at once with no answers (the reference's
+// in-memory adapter never calls back), from a handler too.
+func TestAPIServerSideEmit(t *testing.T) {
+	requireNode(t)
+	h := newHarness(t)
+	type heard struct {
+		nsp, who string
+		withAck  bool
+	}
+	heardCh := make(chan heard, 8)
+	var a *apiServer
+	e := h.newEnv(nil, httpadapter.Options{}, func(srv *httpadapter.Server) {
+		a = apiSetup(srv)
+		srv.OnServerSideEmit("greet", func(args core.Args, ack func(...any) error) {
+			var who string
+			if err := args.Bind(&who); err != nil {
+				t.Errorf("bind: %v", err)
+			}
+			_ = srv.Emit("greeted", who) // tell this node's clients
+			if ack != nil {
+				_ = ack("hello " + who)
+			}
+			heardCh <- heard{nsp: "/", who: who, withAck: ack != nil}
+		})
+		srv.Of("/admin").OnServerSideEmit("greet", func(args core.Args, ack func(...any) error) {
+			heardCh <- heard{nsp: "/admin"}
+		})
+		srv.OnConnection(func(s *core.Socket) {
+			s.On("nodes", func(e *core.Event) {
+				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+				defer cancel()
+				res, err := srv.Of("/").ServerSideEmitWithAck(ctx, time.Hour, "count")
+				_ = e.Ack(len(res), errText(err))
+			})
+		})
+	})
+	srv := e.srv
+	r := newAPIRun(t, startAPIClients(h, e.base))
+	r.connect("A", "/", obj{}, "connected")
+	r.connect("Z", "/dyn-0", obj{}, "connected")
+	r.connect("Y", "/dyn-1", obj{}, "connected")
+
+	// Another node's event, as a cluster adapter hands it over.
+	var answer []any
+	srv.Of("/").HandleServerSideEmit("greet", core.Args{{JSON: []byte(`"node-2"`)}}, func(args ...any) error {
+		answer = args
+		return nil
+	})
+	if got := recv(t, heardCh, "the handler"); got != (heard{nsp: "/", who: "node-2", withAck: true}) {
+		t.Errorf("handler saw %+v", got)
+	}
+	if !slices.Equal(answer, []any{"hello node-2"}) {
+		t.Errorf("answer %v, want [hello node-2]", answer)
+	}
+	srv.Of("/").HandleServerSideEmit("greet", core.Args{{JSON: []byte(`"node-3"`)}}, nil)
+	if got := recv(t, heardCh, "the handler"); got != (heard{nsp: "/", who: "node-3"}) {
+		t.Errorf("handler saw %+v", got)
+	}
+	srv.Of("/").HandleServerSideEmit("unknown", nil, nil) // no handler: nothing
+	r.mark("Z")
+	wantLines(t, "sio", r.lines, `A received [["greeted","node-2"],["greeted","node-3"]]`)
+
+	// This node's own ServerSideEmit goes to the other nodes only.
+	if err := srv.ServerSideEmit("greet", "self"); err != nil {
+		t.Errorf("Server.ServerSideEmit: %v", err)
+	}
+	if err := srv.To("r").ServerSideEmit("greet", "self"); err != nil {
+		t.Errorf("BroadcastOperator.ServerSideEmit: %v", err)
+	}
+	if err := srv.Of("/admin").ServerSideEmit("greet", "self"); err != nil {
+		t.Errorf("Namespace.ServerSideEmit: %v", err)
+	}
+	// The memory adapter's ServerSideEmit is synchronous: a handler run
+	// would be in the channel now.
+	if len(heardCh) != 0 {
+		t.Errorf("a node's own ServerSideEmit ran its handler: %+v", <-heardCh)
+	}
+	for _, err := range []error{
+		srv.ServerSideEmit("connection"),
+		srv.Of("/admin").ServerSideEmit("new_namespace"),
+		srv.To("r").ServerSideEmit("connect"),
+	} {
+		if !errors.Is(err, core.ErrReservedEvent) {
+			t.Errorf("reserved name: %v, want ErrReservedEvent", err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if res, err := srv.Of("/").ServerSideEmitWithAck(ctx, time.Hour, "count", 1); err != nil || len(res) != 0 {
+		t.Errorf("Namespace.ServerSideEmitWithAck: %v %v, want no answers at once", res, err)
+	}
+	if res, err := srv.Timeout(time.Hour).ServerSideEmitWithAck(ctx, "count"); err != nil || len(res) != 0 {
+		t.Errorf("BroadcastOperator.ServerSideEmitWithAck: %v %v, want no answers at once", res, err)
+	}
+	if _, err := srv.To("r").ServerSideEmitWithAck(ctx, "count"); !errors.Is(err, core.ErrNoTimeout) {
+		t.Errorf("without a timeout: %v, want ErrNoTimeout", err)
+	}
+	if _, err := srv.Timeout(time.Hour).ServerSideEmitWithAck(ctx, "connect"); !errors.Is(err, core.ErrReservedEvent) {
+		t.Errorf("reserved name: %v, want ErrReservedEvent", err)
+	}
+	if _, err := a.parent.To("r").Timeout(time.Hour).ServerSideEmitWithAck(ctx, "count"); err == nil {
+		t.Error("ServerSideEmitWithAck on two namespaces at once: no error")
+	}
+	r.emit("A", "nodes", nil, 5000)
+	wantLines(t, "sio", r.lines, `A emit nodes -> err <nil>, [0,null]`)
+}
+
+// The accessors: the server's configuration, logger, namespaces and
+// connections, a namespace's server and adapter, the handshake's query,
+// the operator's options, the Engine.IO session, and the in-memory
+// adapter a cluster adapter embeds.
+func TestAPIAccessors(t *testing.T) {
+	requireNode(t)
+	h := newHarness(t)
+	logger := slog.New(slog.DiscardHandler)
+	var made []*core.MemoryAdapter
+	var mu sync.Mutex
+	opts := httpadapter.Options{
+		Logger: logger,
+		Adapter: func(n *core.Namespace) core.Adapter {
+			a := core.NewLocalAdapter(n)
+			mu.Lock()
+			made = append(made, a)
+			mu.Unlock()
+			return a
+		},
+	}
+	e := h.newEnv(nil, opts, func(srv *httpadapter.Server) { apiSetup(srv) })
+	srv := e.srv
+	r := newAPIRun(t, startAPIClients(h, e.base))
+	r.connectQuery("A", "/", obj{"rooms": rooms("r1")}, obj{"token": "abc", "n": "1"}, "connected")
+	r.connect("Z", "/dyn-0", obj{}, "connected")
+
+	if srv.Logger() != logger || srv.Config().Logger != logger {
+		t.Error("Logger: not the logger of the options")
+	}
+	if c := srv.Config(); c.ConnectTimeout != 45*time.Second || c.Inbox.Events <= 0 {
+		t.Errorf("Config: defaults not applied: %+v", c)
+	}
+	var names []string
+	for _, n := range srv.Namespaces() {
+		names = append(names, n.Name())
+		if n.Server() != srv.Server {
+			t.Errorf("%s: Server is not its server", n.Name())
+		}
+	}
+	slices.Sort(names)
+	if want := []string{"/", "/admin", "/dyn-0"}; !slices.Equal(names, want) {
+		t.Errorf("Namespaces %v, want %v", names, want)
+	}
+	main := srv.Of("/")
+	ma, ok := main.Adapter().(*core.MemoryAdapter)
+	mu.Lock()
+	if !ok || !slices.Contains(made, ma) {
+		t.Error("Adapter: not the adapter the factory made")
+	}
+	mu.Unlock()
+	s := main.Socket(r.id("A"))
+	if s == nil {
+		t.Fatal("no socket A")
+	}
+	if got := main.Adapter().Sockets([]string{"r1"}); !slices.Equal(got, []string{s.ID()}) {
+		t.Errorf("Sockets(r1) %v, want [%s]", got, s.ID())
+	}
+	c := s.Conn()
+	if srv.Conn(c.SID()) != c || !slices.Contains(srv.Conns(), c) || srv.Conn("nope") != nil {
+		t.Error("Conn/Conns: the client's connection not found by its id")
+	}
+	q := c.Handshake().Query()
+	if q.Get("token") != "abc" || q.Get("n") != "1" || q.Get("EIO") != "4" || q.Get("transport") != "websocket" {
+		t.Errorf("Handshake().Query() %v", q)
+	}
+	if s.Handshake().Query().Get("token") != "abc" {
+		t.Error("the socket's handshake lost the query")
+	}
+	var sid string
+	var tr string
+	c.Session(func(es *eio.Session) { sid, tr = es.SID(), es.Transport().String() })
+	if sid != c.SID() || tr != "websocket" {
+		t.Errorf("Session: sid %q over %q, want %q over websocket", sid, tr, c.SID())
+	}
+	if err := (&core.ConnectError{Message: "m", Data: 1}); err.Error() != "m" {
+		t.Errorf("ConnectError.Error %q, want its message", err.Error())
+	}
+
+	// Operators are values: each call returns a new one.
+	base := srv.To("a")
+	full := base.In("b").Except("c").Volatile().Local().Compress(false).Timeout(time.Second)
+	want := core.BroadcastOptions{Rooms: []string{"a", "b"}, Except: []string{"c"},
+		Flags: core.BroadcastFlags{Volatile: true, Local: true, NoCompress: true, Timeout: time.Second}}
+	if got := full.Options(); !slices.Equal(got.Rooms, want.Rooms) || !slices.Equal(got.Except, want.Except) || got.Flags != want.Flags {
+		t.Errorf("Options %+v, want %+v", got, want)
+	}
+	if got := base.Options(); !slices.Equal(got.Rooms, []string{"a"}) || len(got.Except) != 0 || got.Flags != (core.BroadcastFlags{}) {
+		t.Errorf("the first operator changed: %+v", got)
+	}
+	if got := srv.Except("x").Options(); !slices.Equal(got.Except, []string{"x"}) {
+		t.Errorf("Server.Except: %+v", got)
+	}
+}
+
+// A fetched socket that has since left: acting on it reaches nobody, and
+// EmitWithAck reports ErrDisconnected; the socket itself refuses to emit.
+func TestAPIFetchedSocketLeft(t *testing.T) {
+	requireNode(t)
+	h := newHarness(t)
+	gone := make(chan string, 4)
+	e := h.newEnv(nil, httpadapter.Options{}, func(srv *httpadapter.Server) {
+		apiSetup(srv)
+		srv.OnConnection(func(s *core.Socket) {
+			s.OnDisconnect(func(string) { gone <- s.ID() })
+		})
+	})
+	srv := e.srv
+	r := newAPIRun(t, startAPIClients(h, e.base))
+	r.connect("A", "/", obj{"rooms": rooms("r1")}, "connected")
+	r.connect("B", "/", obj{}, "connected")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	found, err := srv.In("r1").FetchSockets(ctx)
+	if err != nil || len(found) != 1 || found[0].ID != r.id("A") {
+		t.Fatalf("FetchSockets(r1): %v %v", found, err)
+	}
+	rs := found[0]
+	s := rs.Local()
+	if s == nil || rs.Namespace() != srv.Of("/") {
+		t.Fatal("the fetched socket is not the local one")
+	}
+	r.p.send("disconnect", map[string]any{"name": "A"})
+	r.disconnected("A")
+	if id := recv(t, gone, "A's disconnect"); id != rs.ID {
+		t.Fatalf("disconnect of %s, want %s", id, rs.ID)
+	}
+	if rs.Local() != nil {
+		t.Error("Local: still found after the disconnect")
+	}
+	if err := rs.Emit("late"); err != nil {
+		t.Errorf("Emit to a socket gone: %v", err)
+	}
+	if _, err := rs.EmitWithAck(ctx, time.Hour, "late"); !errors.Is(err, core.ErrDisconnected) {
+		t.Errorf("EmitWithAck to a socket gone: %v, want ErrDisconnected", err)
+	}
+	rs.Join("z")
+	rs.Leave("r1")
+	rs.Disconnect(true)
+	if got := srv.Of("/").Adapter().Sockets([]string{"z"}); len(got) != 0 {
+		t.Errorf("Join on a socket gone put %v in the room", got)
+	}
+	if err := s.Emit("late"); !errors.Is(err, core.ErrDisconnected) {
+		t.Errorf("Socket.Emit after the disconnect: %v, want ErrDisconnected", err)
+	}
+	if err := s.Volatile().Emit("late"); !errors.Is(err, core.ErrDisconnected) {
+		t.Errorf("SocketEmitter.Emit after the disconnect: %v, want ErrDisconnected", err)
+	}
+	r.mark("B")
+	wantLines(t, "sio", r.lines, `B received []`)
 }

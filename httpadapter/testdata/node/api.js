@@ -7,7 +7,8 @@
 //
 // Commands, one JSON object per line on stdin:
 //
-//   {"cmd":"connect","name":"A","nsp":"/","auth":{...},"transports":[...]}
+//   {"cmd":"connect","name":"A","nsp":"/","auth":{...},"query":{...},
+//    "transports":[...]}
 //        (transports: default ["websocket"])
 //        a new client (its own connection unless "manager" names a client
 //        whose connection it shares) joins nsp; reports "connected"
@@ -59,6 +60,7 @@ function connect(msg) {
   // no poll is pending, which would make the comparison a matter of timing.
   opts.transports = msg.transports || ["websocket"];
   if (msg.auth) opts.auth = msg.auth;
+  if (msg.query) opts.query = msg.query;
   let sock;
   if (msg.manager) {
     sock = clients.get(msg.manager).sock.io.socket(msg.nsp || "/", { auth: msg.auth });

@@ -130,7 +130,17 @@ async function run(socket, o, outgoing) {
       }
     case "emitAck":
       try {
-        const responses = await operator(socket, o).emitWithAck(o.ev, ...(o.args || []));
+        // emit with a callback, as emitWithAck does (a namespace has only
+        // the former).
+        const op = operator(socket, o);
+        const responses = await new Promise((resolve, reject) =>
+          op.emit(o.ev, ...(o.args || []), (err, responses) => {
+            if (err) {
+              err.responses = responses;
+              reject(err);
+            } else resolve(responses);
+          })
+        );
         return { err: null, responses };
       } catch (e) {
         return { err: errText(e), responses: e.responses || [] };
@@ -208,6 +218,22 @@ async function run(socket, o, outgoing) {
       return [...io.of(o.nsp || socket.nsp.name).adapter.rooms.keys()];
     case "sockets":
       return [...(await io.of(o.nsp || socket.nsp.name).adapter.sockets(new Set(o.rooms || [])))];
+    case "apply": {
+      const ids = [];
+      io.of(o.nsp || socket.nsp.name).adapter.apply(
+        { rooms: new Set(o.rooms || []), except: new Set(o.except || []) },
+        (s) => ids.push(s.id)
+      );
+      return ids;
+    }
+    case "hasRoom":
+      return io.of(o.nsp || socket.nsp.name).adapter.rooms.has(o.rooms[0]);
+    case "nextAckId":
+      return io.of(o.nsp || socket.nsp.name)._ids++;
+    case "parentUse":
+      // A middleware added to the dynamic parent now, when children exist.
+      parent.use((s, next) => next(s.handshake.auth.late ? new Error("late") : undefined));
+      return;
   }
   throw new Error("unknown op " + o.op);
 }
