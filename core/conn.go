@@ -77,6 +77,7 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 		dec:       *sio.NewDecoder(s.cfg.Limits),
 	}
 	c.EngineConn = NewEngineConn(sid, s.cfg.Engine, t, now, wake, (*connEvents)(c))
+	c.EngineConn.SetTrace(s.log)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,8 @@ type EngineConn struct {
 
 	mu   sync.Mutex // guards sess
 	sess *eio.Session
+
+	tracer *slog.Logger // the debug trace, or nil (see SetTrace)
 
 	rearm atomic.Bool // a timer was set outside an input: Deadline moved
 	ended atomic.Bool // the session is closed (read without the lock)
@@ -90,11 +93,17 @@ func (c *EngineConn) CloseReason() eio.Reason {
 
 // HandlePayload handles a polling request body.
 func (c *EngineConn) HandlePayload(now time.Time, body []byte) error {
+	if c.tracer != nil {
+		c.tracePayload(body)
+	}
 	return c.input(now, func() error { return c.sess.HandlePayload(now, body) })
 }
 
 // HandleFrame handles a WebSocket frame of the active transport.
 func (c *EngineConn) HandleFrame(now time.Time, frame []byte, binary bool) error {
+	if c.tracer != nil {
+		c.traceFrame("in", frame, binary)
+	}
 	return c.input(now, func() error { return c.sess.HandleFrame(now, frame, binary) })
 }
 
@@ -110,6 +119,9 @@ func (c *EngineConn) StartProbe(now time.Time) error {
 
 // HandleProbeFrame handles a frame of the WebSocket being probed.
 func (c *EngineConn) HandleProbeFrame(now time.Time, frame []byte, binary bool) error {
+	if c.tracer != nil {
+		c.traceFrame("probe in", frame, binary)
+	}
 	return c.input(now, func() error { return c.sess.HandleProbeFrame(now, frame, binary) })
 }
 
@@ -206,22 +218,37 @@ func (c *EngineConn) HasOutput() bool {
 // TakeOutput appends the packets waiting for the active transport to dst.
 func (c *EngineConn) TakeOutput(dst []eio.Packet) []eio.Packet {
 	c.mu.Lock()
-	defer c.unlock()
-	return c.sess.TakeOutput(dst)
+	n := len(dst)
+	dst = c.sess.TakeOutput(dst)
+	c.unlock()
+	if c.tracer != nil {
+		c.tracePackets("out", dst[n:])
+	}
+	return dst
 }
 
 // TakeOutputLimit is TakeOutput bounded to max bytes of polling payload.
 func (c *EngineConn) TakeOutputLimit(dst []eio.Packet, max int) []eio.Packet {
 	c.mu.Lock()
-	defer c.unlock()
-	return c.sess.TakeOutputLimit(dst, max)
+	n := len(dst)
+	dst = c.sess.TakeOutputLimit(dst, max)
+	c.unlock()
+	if c.tracer != nil {
+		c.tracePackets("out", dst[n:])
+	}
+	return dst
 }
 
 // TakeProbeOutput appends the packets waiting for the probe WebSocket.
 func (c *EngineConn) TakeProbeOutput(dst []eio.Packet) []eio.Packet {
 	c.mu.Lock()
-	defer c.unlock()
-	return c.sess.TakeProbeOutput(dst)
+	n := len(dst)
+	dst = c.sess.TakeProbeOutput(dst)
+	c.unlock()
+	if c.tracer != nil {
+		c.tracePackets("probe out", dst[n:])
+	}
+	return dst
 }
 
 // Deadline is when HandleTimeout is next due: the earlier of the session's

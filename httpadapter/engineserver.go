@@ -32,6 +32,7 @@ func NewEngine(opts Options, onConnection func(*EngineSocket)) *Engine {
 	e.rt = newRouter(cfg, func(t eio.Transport, r *http.Request, now time.Time, wake func()) (transport.Conn, error) {
 		s := &EngineSocket{engine: e, Header: r.Header, Query: r.URL.Query(), RemoteAddr: remoteAddr(r)}
 		s.conn = core.NewEngineConn(core.RandomID(), ecfg, t, now, wake, (*engineEvents)(s))
+		s.conn.SetTrace(cfg.Logger)
 		e.mu.Lock()
 		e.sockets[s.conn.SID()] = s
 		e.mu.Unlock()
