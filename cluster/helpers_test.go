@@ -21,6 +21,7 @@ import (
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/httpadapter"
 	"github.com/sio-go/sio/transport"
+	"github.com/sio-go/sio/transport/peertest"
 )
 
 // waitFor is how long a test waits for an event before failing.
@@ -307,3 +308,5 @@ func startHungNode(t testing.TB, redisURL, channel string) func() {
 	}
 	return stop
 }
+
+func peertestRedis(t testing.TB) *peertest.Redis { return peertest.StartRedis(t) }

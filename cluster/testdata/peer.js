@@ -55,6 +55,7 @@ let subClient = null;
 let emitter = null;
 let emitterClient = null;
 const clients = new Map(); // name -> client socket
+const many = []; // the clients of manyClients
 
 async function redisClient(url) {
   const { createClient } = require("redis");
@@ -221,6 +222,37 @@ const commands = {
     s.emit(m.event, ...revive(m.args || []));
     return null;
   },
+  // m.count official clients, client i on m.urls[i % m.urls.length]. Each
+  // checks the "seq" events it receives: per sender tag, the indexes must
+  // come in order, each once.
+  async manyClients(m) {
+    const { io: connect } = require("socket.io-client");
+    const pending = [];
+    for (let i = 0; i < m.count; i++) {
+      const url = m.urls[i % m.urls.length];
+      const s = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+      const st = { name: "m" + i, url, next: {}, errors: [], disconnected: false };
+      many.push({ s, st });
+      s.on("seq", (tag, idx) => {
+        const want = st.next[tag] || 0;
+        if (idx !== want) st.errors.push(`${tag}: got ${idx}, want ${want}`);
+        st.next[tag] = idx + 1;
+      });
+      s.on("disconnect", () => (st.disconnected = true));
+      pending.push(
+        new Promise((resolve, reject) => {
+          s.once("connect", resolve);
+          s.once("connect_error", reject);
+        })
+      );
+    }
+    await Promise.all(pending);
+    return null;
+  },
+  async report(m) {
+    return many.map(({ st }) => st);
+  },
+
   async clientClose(m) {
     clients.get(m.name).disconnect();
     clients.delete(m.name);
@@ -261,6 +293,7 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
 });
 process.stdin.on("end", async () => {
   for (const s of clients.values()) s.disconnect();
+  for (const { s } of many) s.disconnect();
   if (io) io.close();
   for (const c of [pubClient, subClient, emitterClient]) {
     if (c) {
