@@ -50,7 +50,9 @@ type Options struct {
 	MaxQueuedPackets int
 	MaxQueuedBytes   int
 	// Limits bound the Socket.IO packets a client sends (attachments, JSON
-	// depth). (Socket.IO only.)
+	// depth). MaxPacketBytes and MaxAttachmentBytes follow
+	// MaxHTTPBufferSize unless set, so that a packet the transport takes
+	// is not refused by the parser. (Socket.IO only.)
 	Limits sio.Limits
 	// MaxNamespacesPerConn bounds the namespaces one connection joins.
 	MaxNamespacesPerConn int
@@ -118,6 +120,12 @@ func (o Options) normalize() config {
 	}
 	if o.MaxHTTPBufferSize <= 0 {
 		o.MaxHTTPBufferSize = 1_000_000
+	}
+	if o.Limits.MaxPacketBytes <= 0 {
+		o.Limits.MaxPacketBytes = o.MaxHTTPBufferSize
+	}
+	if o.Limits.MaxAttachmentBytes <= 0 {
+		o.Limits.MaxAttachmentBytes = o.MaxHTTPBufferSize
 	}
 	if len(o.Transports) == 0 {
 		o.Transports = []string{"polling", "websocket"}

@@ -246,6 +246,11 @@ func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 		own = appendValidUTF8(make([]byte, 0, len(body)+len(body)/2), body)
 	}
 	_ = c.HandlePayload(d.opts.Clock(), own)
+	// The client sends its next body once this one is answered: while the
+	// session's handlers are behind, the answer waits (backpressure).
+	if !d.waitRoom(r.Context().Done()) {
+		return nil
+	}
 	h := w.Header()
 	h["Content-Type"] = textHTML
 	h["Content-Length"] = []string{"2"}

@@ -70,19 +70,53 @@ func (d *Driver) ServeWebSocket(ws *WebSocket) {
 	d.ws, d.wsConn = true, ws.ws
 	d.mu.Unlock()
 	w := d.startWriting(ws)
-	d.readLoop(ws)
+	d.readLoop(ws, w)
 	w.start()
 	<-w.done
 	d.finish()
 }
 
-func (d *Driver) readLoop(sock *WebSocket) {
+func (d *Driver) readLoop(sock *WebSocket, w *wsWriter) {
 	// This loop is where an idle session's goroutine waits: keep its frame
 	// small, so that the runtime can shrink the goroutine's stack.
 	for {
 		sock.waitReadable()
 		if !d.readOne(sock) {
 			return
+		}
+		if !d.waitRoom(w.done) {
+			return
+		}
+	}
+}
+
+// readPauser is the optional interface of a session whose handlers may
+// fall behind (core.Conn): ReadPaused is nil while reading may go on, or
+// a channel closed once it may (room again, or the session closed).
+type readPauser interface {
+	ReadPaused() <-chan struct{}
+}
+
+// waitRoom waits, after an input, until the session may take the next
+// one: the connection is not read meanwhile, so that the peer is held
+// back by TCP, while the timer and the writer go on. False when end (or
+// the driver's end) came first.
+func (d *Driver) waitRoom(end <-chan struct{}) bool {
+	p, ok := d.conn.(readPauser)
+	if !ok {
+		return true
+	}
+	for {
+		ch := p.ReadPaused()
+		if ch == nil {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-end:
+			return false
+		case <-d.ended:
+			return false
 		}
 	}
 }
@@ -341,7 +375,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 	}
 	w := d.startWriting(sock)
 	d.Wake()
-	d.readLoop(sock)
+	d.readLoop(sock, w)
 	w.start()
 	<-w.done
 	d.wg.Wait()
