@@ -190,4 +190,3 @@ func TestPollAfterUpgradePacket(t *testing.T) {
 		r.close()
 	}
 }
-
