@@ -214,6 +214,7 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 		return
 	}
 	s := &Socket{id: c.srv.cfg.NewID(), nsp: nsp, conn: c, hs: hs}
+	s.drainFn = s.drain
 	c.mu.Lock()
 	c.sockets[nsp.name] = s
 	c.mu.Unlock()

@@ -77,10 +77,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.ServeH
 // ends with the work.
 func (s *Server) spawn(fn func()) {
 	s.handlers.Add(1)
-	go func() {
-		defer s.handlers.Done()
-		fn()
-	}()
+	go s.runHandlers(fn) // a call, not a closure: no allocation
+}
+
+func (s *Server) runHandlers(fn func()) {
+	defer s.handlers.Done()
+	fn()
 }
 
 // Close shuts the server down gracefully: no new sessions; every client is
