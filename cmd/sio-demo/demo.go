@@ -88,7 +88,26 @@ type demoServer struct {
 	seqs   map[*seqTimer]struct{}
 	stop   chan struct{}
 	wg     sync.WaitGroup
+
+	pmu   sync.Mutex
+	peers map[string]peerCount // the other workers' socket counts, by node
 }
+
+// peerCount is a worker's socket count as it last told it.
+type peerCount struct {
+	n  int
+	at time.Time
+}
+
+// The workers tell each other their socket counts every countInterval
+// (a server-side emit over the cluster bus); a count older than
+// countTTL is of a worker that is gone. maxPeers bounds the table.
+const (
+	countInterval = time.Second
+	countTTL      = 3 * countInterval
+	maxPeers      = 1024
+	evCount       = "demo:count"
+)
 
 // newDemoServer makes worker number worker (1-based); adapter may be nil
 // for the in-memory adapter.
@@ -111,6 +130,12 @@ func newDemoServer(cfg demoConfig, worker int, adapter core.AdapterFactory, logg
 	})
 	d.root = d.srv.Of("/")
 	d.root.OnConnection(d.onConnection)
+	if cfg.RedisURL != "" {
+		d.peers = make(map[string]peerCount)
+		d.root.OnServerSideEmit(evCount, d.onPeerCount)
+		d.wg.Add(1)
+		go d.countLoop()
+	}
 	d.wg.Add(1)
 	go d.broadcastLoop()
 	return d
@@ -193,7 +218,9 @@ func (d *demoServer) broadcastLoop() {
 			return
 		case <-t.C:
 		}
-		d.clients.Store(int64(d.countClients()))
+		if d.peers == nil {
+			d.clients.Store(int64(d.root.SocketCount()))
+		}
 		n++
 		ev := s2cEvent{From: d.node, Worker: d.worker, N: n, T: time.Now().UnixMilli(), Clients: int(d.clients.Load())}
 		if err := d.root.Emit(evS2C, ev); err != nil {
@@ -204,20 +231,48 @@ func (d *demoServer) broadcastLoop() {
 	}
 }
 
-// countClients asks every node for its sockets; on failure (a node that
-// does not answer in time) it falls back to this worker's.
-func (d *demoServer) countClients() int {
-	if d.cfg.RedisURL == "" {
-		return d.root.SocketCount()
+// countLoop tells the other workers this one's socket count and sums
+// theirs, every countInterval.
+func (d *demoServer) countLoop() {
+	defer d.wg.Done()
+	t := time.NewTicker(countInterval)
+	defer t.Stop()
+	for {
+		own := d.root.SocketCount()
+		_ = d.root.ServerSideEmit(evCount, d.node, own)
+		now := time.Now()
+		sum := own
+		d.pmu.Lock()
+		for node, c := range d.peers {
+			if now.Sub(c.at) > countTTL {
+				delete(d.peers, node)
+				continue
+			}
+			sum += c.n
+		}
+		d.pmu.Unlock()
+		d.clients.Store(int64(sum))
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
 	}
-	timeout := min(d.cfg.BcastInterval, 2*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	ss, err := d.root.FetchSockets(ctx)
-	if err != nil && len(ss) == 0 {
-		return d.root.SocketCount()
+}
+
+// onPeerCount notes another worker's count.
+func (d *demoServer) onPeerCount(args core.Args, _ func(...any) error) {
+	var node string
+	var n int
+	if args.Bind(&node, &n) != nil || node == d.node || n < 0 {
+		return
 	}
-	return len(ss)
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
+	if _, ok := d.peers[node]; !ok && len(d.peers) >= maxPeers {
+		return
+	}
+	d.peers[node] = peerCount{n: n, at: time.Now()}
 }
 
 // handler serves the page, Socket.IO, /healthz and /metrics.
@@ -247,7 +302,7 @@ func (d *demoServer) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	ms := []metric{
 		{"sio_demo_sockets", "gauge", "Sockets connected to this worker.", [][2]string{{lbl, i(d.m.sockets.Load())}}},
-		{"sio_demo_cluster_sockets", "gauge", "Sockets connected across the cluster, at the last broadcast.", [][2]string{{lbl, i(d.clients.Load())}}},
+		{"sio_demo_cluster_sockets", "gauge", "Sockets connected across the cluster, as the workers last told each other (this worker alone without a cluster bus).", [][2]string{{lbl, i(d.clients.Load())}}},
 		{"sio_demo_connects_total", "counter", "Sockets that connected to this worker.", [][2]string{{lbl, i(d.m.connects.Load())}}},
 		{"sio_demo_disconnects_total", "counter", "Sockets that disconnected from this worker.", [][2]string{{lbl, i(d.m.disconnects.Load())}}},
 		{"sio_demo_events_in_total", "counter", "Events received from clients.", [][2]string{

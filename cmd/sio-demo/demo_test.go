@@ -100,7 +100,7 @@ func startDemo(t testing.TB, cfg demoConfig) string {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- serveWorker(ctx, cfg, 1, ln, io.Discard, func() { close(ready) })
+		done <- serveWorker(ctx, cfg, 1, func() (net.Listener, error) { return ln, nil }, io.Discard, func(net.Addr) { close(ready) })
 	}()
 	<-ready
 	t.Cleanup(func() {

@@ -105,12 +105,18 @@ func demoLogger(stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// serveWorker serves worker n on ln until ctx ends, then closes.
-func serveWorker(ctx context.Context, cfg demoConfig, n int, ln net.Listener, stderr io.Writer, ready func()) error {
+// serveWorker serves worker n until ctx ends, then closes. It connects
+// the cluster bus before it listens (listen opens the listener), so that
+// the kernel hands no connection to a worker that is not serving yet.
+func serveWorker(ctx context.Context, cfg demoConfig, n int, listen func() (net.Listener, error), stderr io.Writer, ready func(net.Addr)) error {
 	logger := demoLogger(stderr)
 	bus, err := newBus(ctx, cfg, n, logger)
 	if err != nil {
-		ln.Close()
+		return err
+	}
+	ln, err := listen()
+	if err != nil {
+		bus.close()
 		return err
 	}
 	d := newDemoServer(cfg, n, bus.factory(), logger)
@@ -118,7 +124,7 @@ func serveWorker(ctx context.Context, cfg demoConfig, n int, ln net.Listener, st
 	hs := &http.Server{Handler: d.handler(newPage(d)), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	ready()
+	ready(ln.Addr())
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -137,23 +143,17 @@ func serveWorker(ctx context.Context, cfg demoConfig, n int, ln net.Listener, st
 }
 
 func runSingle(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) error {
-	ln, err := net.Listen("tcp", cfg.addr())
-	if err != nil {
-		return err
-	}
-	return serveWorker(ctx, cfg, 1, ln, stderr, func() { banner(stdout, cfg, ln.Addr()) })
+	return serveWorker(ctx, cfg, 1, func() (net.Listener, error) { return net.Listen("tcp", cfg.addr()) },
+		stderr, func(a net.Addr) { banner(stdout, cfg, a) })
 }
 
 // runWorker is a worker process: it listens on the master's port with
 // SO_REUSEPORT and says so on stdout.
 func runWorker(ctx context.Context, cfg demoConfig, n int, stdout, stderr io.Writer) error {
-	ln, err := reusePortConfig.Listen(ctx, "tcp", cfg.addr())
-	if err != nil {
-		return err
-	}
-	return serveWorker(ctx, cfg, n, ln, stderr, func() {
-		fmt.Fprintf(stdout, "sio-demo worker %d: ready on %s pid %d\n", n, ln.Addr(), os.Getpid())
-	})
+	return serveWorker(ctx, cfg, n, func() (net.Listener, error) { return reusePortConfig.Listen(ctx, "tcp", cfg.addr()) },
+		stderr, func(a net.Addr) {
+			fmt.Fprintf(stdout, "sio-demo worker %d: ready on %s pid %d\n", n, a, os.Getpid())
+		})
 }
 
 // banner says where to point a browser.
