@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sio-go/sio/core/eio"
@@ -28,6 +29,7 @@ type Conn struct {
 	sockets   map[string]*Socket
 	connectBy time.Time
 	paused    int           // sockets whose inbox is full
+	anyPaused atomic.Bool   // paused > 0, read without the lock on every input
 	resume    chan struct{} // closed when paused drops to 0 or the session ends
 	ended     bool          // the session closed: reads never pause again
 }
@@ -37,6 +39,9 @@ type Conn struct {
 // sockets are full, reading waits for their handlers (backpressure down to
 // TCP), while timers and writes go on.
 func (c *Conn) ReadPaused() <-chan struct{} {
+	if !c.anyPaused.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paused == 0 || c.ended {
@@ -53,6 +58,7 @@ func (c *Conn) ReadPaused() <-chan struct{} {
 func (c *Conn) pauseReads(delta int) {
 	c.mu.Lock()
 	c.paused += delta
+	c.anyPaused.Store(c.paused > 0)
 	if c.paused == 0 && c.resume != nil {
 		close(c.resume)
 		c.resume = nil
