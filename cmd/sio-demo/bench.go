@@ -59,46 +59,35 @@ func defaultBenchConfig() benchConfig {
 	}
 }
 
-func benchMain(args []string, stdout, stderr io.Writer) int {
-	cfg := defaultBenchConfig()
-	fs := flag.NewFlagSet("sio-demo bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window of the ack and broadcast phases")
-	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before each measured window")
-	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "idle wait before each memory reading")
-	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "idle WebSocket connections for the memory figure")
-	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "closed-loop clients sending echo with an ack")
-	fs.IntVar(&cfg.BClients, "bclients", cfg.BClients, "clients receiving the broadcasts (one of them triggers them)")
-	fs.IntVar(&cfg.InFlight, "inflight", cfg.InFlight, "broadcasts in flight (not yet received by every client) at most")
-	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "bytes of the broadcast payload")
-	fs.IntVar(&cfg.EchoPayload, "echopayload", cfg.EchoPayload, "bytes of the echo payload")
-	fs.IntVar(&cfg.Dialers, "dialers", cfg.Dialers, "parallel connection set-ups")
-	fs.BoolVar(&cfg.ForceGC, "forcegc", cfg.ForceGC, "ask both servers for a full collection (GET /debug/gc) before each memory reading")
-	fs.StringVar(&cfg.Only, "only", cfg.Only, "servers to measure: go, ref or both")
-	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON")
-	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of the whole run (default: from the other flags)")
-	fs.StringVar(&cfg.RefServer, "refserver", "", "path of testdata/refserver.js (default: found from the working directory)")
-	fs.StringVar(&cfg.Node, "node", "", "node binary for the reference server (default: node on PATH)")
-	fs.StringVar(&cfg.ProfileDir, "profile", "", "save Go server profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
-	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the Go server (default: the runtime's choice, one per core)")
-	fs.BoolVar(&cfg.Verbose, "v", false, "log progress to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "sio-demo bench: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
+// addBenchFlags registers the flags of the side-by-side run (-compare)
+// that the client mode does not share.
+func addBenchFlags(fs *flag.FlagSet, cfg *benchConfig) {
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "-compare: load before each measured window")
+	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "-compare: idle wait before each memory reading")
+	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "-compare: idle WebSocket connections for the memory figure")
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "-compare: closed-loop clients sending echo with an ack")
+	fs.IntVar(&cfg.BClients, "bclients", cfg.BClients, "-compare: clients receiving the broadcasts (one of them triggers them)")
+	fs.IntVar(&cfg.InFlight, "inflight", cfg.InFlight, "-compare: broadcasts in flight (not yet received by every client) at most")
+	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "-compare: bytes of the broadcast payload")
+	fs.IntVar(&cfg.EchoPayload, "echopayload", cfg.EchoPayload, "-compare: bytes of the echo payload")
+	fs.BoolVar(&cfg.ForceGC, "forcegc", cfg.ForceGC, "-compare: ask both servers for a full collection (GET /debug/gc) before each memory reading")
+	fs.StringVar(&cfg.Only, "only", cfg.Only, "-compare: servers to measure: go, ref or both")
+	fs.DurationVar(&cfg.Timeout, "timeout", 0, "-compare: bound of the whole run (default: from the other flags)")
+	fs.StringVar(&cfg.RefServer, "refserver", "", "-compare: path of testdata/refserver.js (default: found from the working directory)")
+	fs.StringVar(&cfg.Node, "node", "", "-compare: node binary for the reference server (default: node on PATH)")
+	fs.StringVar(&cfg.ProfileDir, "profile", "", "-compare: save Go server profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
+	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "-compare: GOMAXPROCS of the Go server (default: the runtime's choice, one per core)")
+}
+
+// compareMain runs the bench: both servers side by side.
+func compareMain(name string, cfg benchConfig, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runBench(ctx, cfg, stderr)
 	if rep != nil {
 		if cfg.JSON {
 			if err := rep.writeJSON(stdout); err != nil {
-				fmt.Fprintln(stderr, "sio-demo bench:", err)
+				fmt.Fprintln(stderr, name+":", err)
 				return 1
 			}
 		} else {
@@ -106,7 +95,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sio-demo bench:", err)
+		fmt.Fprintln(stderr, name+":", err)
 		return 1
 	}
 	return 0

@@ -6,12 +6,14 @@
 //	                               c2s-event, the page at /, /healthz,
 //	                               /metrics; one process, or WEB_CONCURRENCY
 //	                               workers on one port with the cluster bus
-//	sio-demo client [flags]        N sessions against a server: seq-num gaps,
-//	                               s2c-event deliveries, reconnects, ack
-//	                               latency
-//	sio-demo bench [flags]         the load tool: starts the bench server and
-//	                               the reference server as separate processes
-//	                               on 127.0.0.1 and compares them
+//	sio-demo client [flags]        the load tool: N sessions against a
+//	                               server (seq-num gaps, s2c-event
+//	                               deliveries, reconnects, ack latency), or
+//	                               with -compare the bench
+//	sio-demo bench [flags]         sio-demo client -compare: starts the bench
+//	                               server and the reference server as
+//	                               separate processes on 127.0.0.1 and
+//	                               compares them
 //	sio-demo serve [-addr :3000]   the bench server: an "echo" event that
 //	                               acknowledges its arguments back, and a
 //	                               "bcast" event that broadcasts its arguments
@@ -21,7 +23,7 @@
 // that set their defaults (HOST, PORT, WEB_CONCURRENCY, REDIS_URL,
 // SERVER2CLIENT_MESSAGE_INTERVAL_MSECS, BROADCAST_MESSAGE_INTERVAL_MSECS).
 //
-// # The bench
+// # The bench (sio-demo client -compare)
 //
 // The servers are measured one after the other, each in a process of its
 // own (this program re-executed as "serve", and testdata/refserver.js for

@@ -48,30 +48,57 @@ const (
 	maxLatency  = 100_000 // samples kept per session
 )
 
+// clientMain is "sio-demo client": sessions against a server, or with
+// -compare the bench, which starts both servers itself.
 func clientMain(args []string, stdout, stderr io.Writer) int {
+	return loadMain("sio-demo client", args, false, stdout, stderr)
+}
+
+// benchMain is "sio-demo bench", the same as "sio-demo client -compare".
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	return loadMain("sio-demo bench", args, true, stdout, stderr)
+}
+
+// loadMain is the load tool: one set of flags for its two modes.
+func loadMain(name string, args []string, compare bool, stdout, stderr io.Writer) int {
 	cfg := defaultClientConfig()
-	fs := flag.NewFlagSet("sio-demo client", flag.ContinueOnError)
+	bcfg := defaultBenchConfig()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// Shared by both modes.
+	fs.BoolVar(&compare, "compare", compare, "start the bench server and the reference server on 127.0.0.1, one after the other, and compare them: idle memory per WebSocket connection, ack round trips, broadcast deliveries (what \"sio-demo bench\" runs)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to run (0: until SIGINT); with -compare, the measured window of the ack and broadcast phases")
+	fs.IntVar(&cfg.Dialers, "dialers", cfg.Dialers, "parallel connection set-ups")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON (with every session's figures)")
+	verbose := fs.Bool("v", false, "show progress on stderr (-progress on; with -compare, each phase)")
+	// Against a server.
 	fs.StringVar(&cfg.URL, "url", cfg.URL, "server to connect to (http, https, ws or wss)")
 	fs.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, "parallel sessions, each its own connection")
 	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "polling, websocket, upgrade (polling, then WebSocket) or mixed (sessions alternate polling and websocket)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "c2s-events per second per session, each with an ack; 0 sends none")
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to run; 0 runs until SIGINT")
-	fs.IntVar(&cfg.Dialers, "dialers", cfg.Dialers, "parallel connection set-ups")
 	fs.DurationVar(&cfg.AckTimeout, "ack-timeout", cfg.AckTimeout, "an ack not back within this counts as failed")
-	fs.BoolVar(&cfg.JSON, "json", false, "print the summary as JSON, with every session's figures")
 	fs.StringVar(&cfg.Progress, "progress", cfg.Progress, "live progress line on stderr: auto (when stderr is a terminal), on or off")
+	addBenchFlags(fs, &bcfg)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: sio-demo client [flags]
+		fmt.Fprintf(stderr, `usage: %s [flags]
 
-Opens -sessions Socket.IO sessions against the demo server at -url, sends
-c2s-event at -rate with an ack, and counts per session the seq-num gaps,
-the s2c-event deliveries (missed and duplicated, per sending worker), and
-the reconnections, which the client makes by itself. At the end it prints
-a summary with the ack latency (p50, p99); -json prints it as JSON.
+The load tool, in two modes with one set of flags.
+
+Against a server (the default of "sio-demo client"): opens -sessions
+Socket.IO sessions on sio's Go client against the demo server at -url,
+sends c2s-event at -rate with an ack, and counts per session the seq-num
+gaps, the s2c-event deliveries (missed and duplicated, per sending
+worker), and the reconnections, which the client makes by itself. On a
+terminal a progress line shows sessions up, events per second, gaps and
+reconnects; at the end a summary gives the ack latency (p50, p99).
+
+-compare (what "sio-demo bench" runs): starts the bench server and the
+reference server as processes of their own on 127.0.0.1 and measures both
+with a lean WebSocket client: idle memory per connection, ack round trips,
+broadcast deliveries; the table gives sio's advantage for each.
 
 flags:
-`)
+`, name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -81,11 +108,18 @@ flags:
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "sio-demo client: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", name, fs.Args())
 		return 2
 	}
-	ctx, sig := signalContext()
-	_ = sig
+	if *verbose && cfg.Progress == "auto" {
+		cfg.Progress = "on"
+	}
+	if compare {
+		bcfg.Duration, bcfg.Dialers, bcfg.JSON, bcfg.Verbose = cfg.Duration, cfg.Dialers, cfg.JSON, *verbose
+		return compareMain(name, bcfg, stdout, stderr)
+	}
+	ctx, _, stop := signalContext()
+	defer stop()
 	var progress io.Writer
 	switch cfg.Progress {
 	case "on":
@@ -96,7 +130,7 @@ flags:
 		}
 	case "off":
 	default:
-		fmt.Fprintln(stderr, "sio-demo client: -progress must be auto, on or off")
+		fmt.Fprintf(stderr, "%s: -progress must be auto, on or off\n", name)
 		return 2
 	}
 	rep, err := runClients(ctx, cfg, progress)
@@ -105,7 +139,7 @@ flags:
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(rep); err != nil {
-				fmt.Fprintln(stderr, "sio-demo client:", err)
+				fmt.Fprintln(stderr, name+":", err)
 				return 1
 			}
 		} else {
@@ -113,7 +147,7 @@ flags:
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sio-demo client:", err)
+		fmt.Fprintln(stderr, name+":", err)
 		return 1
 	}
 	return 0

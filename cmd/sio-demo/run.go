@@ -35,7 +35,8 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sio-demo:", err)
 		return 2
 	}
-	ctx, sig := signalContext()
+	ctx, sig, stop := signalContext()
+	defer stop()
 	if w := os.Getenv(workerEnv); w != "" {
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 {
@@ -65,31 +66,43 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// signalContext ends on SIGINT or SIGTERM; name says which came.
-func signalContext() (ctx context.Context, name func() string) {
+// signalContext ends on SIGINT or SIGTERM; name says which came; stop
+// lets go of the signals.
+func signalContext() (ctx context.Context, name func() string, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 	var got guarded[string]
+	quit := make(chan struct{})
+	var once sync.Once
 	go func() {
-		s := <-c
-		signal.Stop(c)
-		name := s.String()
-		switch s {
-		case os.Interrupt:
-			name = "SIGINT"
-		case syscall.SIGTERM:
-			name = "SIGTERM"
+		select {
+		case s := <-c:
+			name := s.String()
+			switch s {
+			case os.Interrupt:
+				name = "SIGINT"
+			case syscall.SIGTERM:
+				name = "SIGTERM"
+			}
+			got.set(name)
+			cancel()
+		case <-quit:
 		}
-		got.set(name)
-		cancel()
 	}()
+	stop = func() {
+		once.Do(func() {
+			signal.Stop(c)
+			close(quit)
+			cancel()
+		})
+	}
 	return ctx, func() string {
 		if v := got.get(); v != "" {
 			return v
 		}
 		return "error"
-	}
+	}, stop
 }
 
 // guarded is a tiny mutex-guarded value.
