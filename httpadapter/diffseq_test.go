@@ -97,6 +97,18 @@ func diffSequences() []diffSeq {
 			r.await(p, waitFor)
 			afterClose(r)
 		}},
+		{name: "overlap/two-POSTs", run: func(r *diffRun) {
+			r.connect()
+			p, err := startSlowPost(r.addr, "/socket.io/?"+r.q("polling"), "421[\"echo\",")
+			if err != nil {
+				r.log("slow POST: error")
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // let the first body start
+			r.post(r.q("polling"), "422[\"echo\",2]")
+			r.log("slow POST -> %s", r.answer(p.finish("1]")))
+			afterClose(r)
+		}},
 		{name: "overlap/GET-answered-by-POST", run: func(r *diffRun) {
 			r.handshake()
 			p := r.start("GET", r.q("polling"), "")

@@ -103,6 +103,13 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 	case errors.Is(err, transport.ErrSessionGone):
 		writeError(w, r, codeUnknownSID, "")
+	case errors.Is(err, transport.ErrPostDropped):
+		// Dropped without an answer, as the reference does.
+		if c, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
+			_ = c.Close()
+		} else {
+			writeStatus(w, http.StatusBadRequest)
+		}
 	case errors.Is(err, transport.ErrWrongTransport):
 		writeError(w, r, codeBadRequest, "")
 	case errors.Is(err, transport.ErrBodyTooLarge):

@@ -235,3 +235,56 @@ func (s *rawSock) closeNow() {
 		}
 	}
 }
+
+// slowPost is a POST whose chunked body is sent in two parts.
+type slowPost struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// startSlowPost sends the headers of a chunked POST and the first chunk.
+func startSlowPost(addr, pathQuery, first string) (*slowPost, error) {
+	nc, err := net.DialTimeout("tcp", addr, waitFor)
+	if err != nil {
+		return nil, err
+	}
+	req := "POST " + pathQuery + " HTTP/1.1\r\nHost: " + addr +
+		"\r\nContent-Type: text/plain;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		strconv.FormatInt(int64(len(first)), 16) + "\r\n" + first + "\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &slowPost{nc: nc, br: bufio.NewReader(nc)}, nil
+}
+
+// finish sends the rest of the body and reads the answer.
+func (p *slowPost) finish(rest string) rawAnswer {
+	defer p.nc.Close()
+	_ = p.nc.SetDeadline(time.Now().Add(waitFor))
+	body := "0\r\n\r\n"
+	if rest != "" {
+		body = strconv.FormatInt(int64(len(rest)), 16) + "\r\n" + rest + "\r\n" + body
+	}
+	if _, err := p.nc.Write([]byte(body)); err != nil {
+		// The server may have dropped the connection already.
+		if res, rerr := http.ReadResponse(p.br, nil); rerr == nil {
+			return answerOf(res)
+		}
+		return rawAnswer{err: err}
+	}
+	res, err := http.ReadResponse(p.br, nil)
+	if err != nil {
+		return rawAnswer{err: err}
+	}
+	return answerOf(res)
+}
+
+func answerOf(res *http.Response) rawAnswer {
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return rawAnswer{err: err}
+	}
+	return rawAnswer{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: string(b)}
+}

@@ -29,6 +29,9 @@ var (
 	// application/octet-stream, which Engine.IO v4 never sends. The
 	// session closes.
 	ErrInvalidContent = errors.New("invalid content")
+	// ErrPostDropped: the session closed while a POST body was read. The
+	// reference drops such a request's connection without an answer.
+	ErrPostDropped = errors.New("session closed during the request")
 	// ErrSessionGone: a request for a session that is closed and
 	// forgotten (Driver.Gone); the caller answers as for an unknown
 	// session id.
@@ -37,10 +40,12 @@ var (
 
 // probeNoopDelay is how long a poll that arrives while a probe waits for
 // the upgrade packet is held before its noop, as the reference's check
-// timer does: a client that sent the upgrade packet and then polled gets
-// 400 (the session is on WebSocket), never a noop, whichever of its two
-// connections the server reads first.
-const probeNoopDelay = 100 * time.Millisecond
+// timer holds it (100 ms there; longer here, so that a loaded machine
+// still reads the upgrade packet first): a client that sent the upgrade
+// packet and then polled gets 400 (the session is on WebSocket), never a
+// noop, whichever of its two connections the server reads first. A poll
+// that was pending when the probe succeeded gets its noop at once.
+const probeNoopDelay = 250 * time.Millisecond
 
 type buffers struct {
 	pkts []eio.Packet
@@ -220,12 +225,16 @@ func (d *Driver) ServePost(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > int64(d.opts.MaxPayload) {
 		return ErrBodyTooLarge
 	}
+	open := !c.Closed()
 	b := bufPool.Get().(*buffers)
 	defer func() {
 		b.body = b.body[:0]
 		bufPool.Put(b)
 	}()
 	body, err := readLimited(r.Body, b.body[:0], d.opts.MaxPayload)
+	if open && c.Closed() {
+		return ErrPostDropped
+	}
 	b.body = body[:0]
 	if errors.Is(err, ErrBodyTooLarge) {
 		return err
