@@ -246,7 +246,7 @@ func (d *Driver) Gone() bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.done || d.ws || c.Transport() == eio.WebSocket || d.forgetLocked()
+	return d.done || c.Transport() == eio.WebSocket || d.forgetLocked()
 }
 
 func (d *Driver) finishLocked() {

@@ -118,3 +118,34 @@ rl.on("close", () => process.stdout.write(out.join("\n") + "\n"));`
 		}
 	}
 }
+
+// BenchmarkFrameGuardScan: the guard's cost on the read path, per byte
+// read, for 1 KiB text messages.
+func BenchmarkFrameGuardScan(b *testing.B) {
+	var stream []byte
+	for range 64 {
+		stream = append(stream, clientFrame(true, 1, 1024, bytes.Repeat([]byte{'x'}, 1024))...)
+	}
+	g := &frameGuard{max: 1 << 20}
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := 0; i < len(stream); i += 4096 {
+			if g.scan(stream[i:min(i+4096, len(stream))]) {
+				b.Fatal("refused")
+			}
+		}
+	}
+}
+
+// BenchmarkUTF8Check: the validation of a 1 KiB text message.
+func BenchmarkUTF8Check(b *testing.B) {
+	msg := []byte(`42["chat",{"text":"` + strings.Repeat("héllo ", 170) + `"}]`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !utf8.Valid(msg) {
+			b.Fatal("invalid")
+		}
+	}
+}
