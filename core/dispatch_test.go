@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sio-go/sio/core/eio"
 	"pgregory.net/rapid"
 )
 
@@ -467,4 +468,41 @@ func TestPropertyOrderUnderRandomDelays(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkEventTurn: one event in, its handler's ack out, on a connection
+// in memory: inline (no Config.Go, the old model's cost) and on a
+// goroutine per turn (the adapter's model).
+func BenchmarkEventTurn(b *testing.B) {
+	for _, mode := range []string{"inline", "goroutine"} {
+		b.Run(mode, func(b *testing.B) {
+			cfg := Config{}
+			if mode == "goroutine" {
+				cfg.Go = func(fn func()) { go fn() }
+			}
+			done := make(chan struct{}, 1)
+			h := &harness{srv: NewServer(cfg), clk: &fakeClock{t: time.Unix(1_000_000, 0)}}
+			h.srv.Of("/").OnConnection(func(s *Socket) {
+				s.On("echo", func(e *Event) {
+					_ = e.Ack()
+					done <- struct{}{}
+				})
+			})
+			c, _ := h.srv.NewConn(0, Handshake{}, h.clk.Now(), nil)
+			c.TakeOutput(nil)
+			_ = c.HandleFrame(h.clk.Now(), []byte("40"), false)
+			for len(c.TakeOutput(nil)) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			frame := []byte(`421["echo"]`)
+			var out []eio.Packet
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_ = c.HandleFrame(h.clk.Now(), frame, false)
+				<-done
+				out = c.TakeOutput(out[:0])
+			}
+		})
+	}
 }
