@@ -214,6 +214,9 @@ func TestMultiProcess(t *testing.T) {
 		t.Errorf("/metrics lacks the cluster bus's counters:\n%s", m)
 	}
 	rest := p.stop(t, syscall.SIGTERM)
+	if strings.Contains(p.stderr.String(), "DATA RACE") {
+		t.Error("a worker reported a data race")
+	}
 	if len(rest) != 1 || rest[0] != "sio-demo: stopped on SIGTERM; every client was told" {
 		t.Errorf("output after SIGTERM: %q", rest)
 	}

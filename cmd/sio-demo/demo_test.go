@@ -319,6 +319,9 @@ func TestDemoProcess(t *testing.T) {
 			p := startDemoProc(t, []string{"-host", "127.0.0.1", "-port", "0"})
 			cfg := defaultClientConfig()
 			cfg.URL, cfg.Sessions, cfg.Duration, cfg.Rate = p.url, 1, 0, 0
+			connected := make(chan struct{})
+			var once sync.Once
+			cfg.onConnect = func() { once.Do(func() { close(connected) }) }
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			type res struct {
@@ -330,7 +333,11 @@ func TestDemoProcess(t *testing.T) {
 				rep, err := runClients(ctx, cfg, nil)
 				resc <- res{rep, err}
 			}()
-			waitFor(t, func() bool { return strings.Contains(get(t, p.url+"/healthz"), "sockets=1") })
+			select {
+			case <-connected:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the client did not connect within 20s")
+			}
 			rest := p.stop(t, sig)
 			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
 			if len(rest) != 1 || rest[0] != "sio-demo: stopped on "+name+"; every client was told" {

@@ -31,6 +31,7 @@ type clientConfig struct {
 	AckTimeout time.Duration `json:"ack_timeout_ns"`
 	JSON       bool          `json:"-"`
 	Progress   string        `json:"-"` // auto, on, off
+	onConnect  func()        // tests: called after each session's connect
 }
 
 func defaultClientConfig() clientConfig {
@@ -228,6 +229,8 @@ type session struct {
 	seq    int64 // last seq-num of this connection
 	up     atomic.Bool
 	totals *totals
+
+	onConnected func() // may be nil
 }
 
 // totals feed the progress line.
@@ -258,7 +261,7 @@ func newSession(idx int, cfg clientConfig, tt *totals) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss := &session{idx: idx, c: c, totals: tt}
+	ss := &session{idx: idx, c: c, totals: tt, onConnected: cfg.onConnect}
 	ss.st = sessionStats{Index: idx, S2C: map[string]*originStat{}}
 	ss.s = c.Socket("/", nil)
 	ss.s.OnConnect(ss.onConnect)
@@ -282,6 +285,9 @@ func (ss *session) onConnect() {
 	ss.mu.Unlock()
 	ss.up.Store(true)
 	ss.totals.up.Add(1)
+	if ss.onConnected != nil {
+		ss.onConnected()
+	}
 }
 
 func (ss *session) onDisconnect(string) {

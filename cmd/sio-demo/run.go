@@ -218,7 +218,9 @@ func runMaster(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) er
 	}
 	var mu sync.Mutex
 	workers := make([]*workerProc, cfg.Concurrency)
-	stopAll := func() {
+	// stopAll stops every worker; a worker that does not exit cleanly
+	// within 10 s is killed, and counts as an error.
+	stopAll := func() error {
 		mu.Lock()
 		ws := append([]*workerProc(nil), workers...)
 		mu.Unlock()
@@ -229,6 +231,7 @@ func runMaster(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) er
 		}
 		t := time.NewTimer(10 * time.Second)
 		defer t.Stop()
+		var errs []error
 		for _, w := range ws {
 			if w == nil {
 				continue
@@ -239,14 +242,17 @@ func runMaster(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) er
 				_ = w.cmd.Process.Kill()
 				<-w.done
 			}
+			if w.err != nil {
+				errs = append(errs, fmt.Errorf("worker %d (pid %d): %v", w.n, w.cmd.Process.Pid, w.err))
+			}
 		}
+		return errors.Join(errs...)
 	}
 	for i := range workers {
 		w, err := startWorker(ctx, exe, wcfg, i+1, stderr)
 		if err != nil {
 			reserve.Close()
-			stopAll()
-			return err
+			return errors.Join(err, stopAll())
 		}
 		mu.Lock()
 		workers[i] = w
@@ -270,12 +276,16 @@ func runMaster(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) er
 	for {
 		select {
 		case <-ctx.Done():
-			stopAll()
-			return nil
+			return stopAll()
 		case w := <-exited:
 			if ctx.Err() != nil {
 				continue
 			}
+			mu.Lock()
+			if workers[w.n-1] == w {
+				workers[w.n-1] = nil // reported here, not again at the end
+			}
+			mu.Unlock()
 			fmt.Fprintf(stderr, "sio-demo: worker %d (pid %d) exited (%v); starting another\n", w.n, w.cmd.Process.Pid, w.err)
 			nw, err := startWorker(ctx, exe, wcfg, w.n, stderr)
 			if err != nil {
@@ -284,8 +294,7 @@ func runMaster(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) er
 				}
 				failures++
 				if failures >= 5 {
-					stopAll()
-					return fmt.Errorf("worker %d does not start: %w", w.n, err)
+					return errors.Join(fmt.Errorf("worker %d does not start: %w", w.n, err), stopAll())
 				}
 				fmt.Fprintf(stderr, "sio-demo: worker %d: %v; retrying\n", w.n, err)
 				go func() {
