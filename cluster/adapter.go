@@ -54,6 +54,9 @@ type Adapter struct {
 
 	bc, pattern, req, res, resSelf string
 
+	sharded bool
+	mode    SubscriptionMode
+
 	mu          sync.Mutex
 	requests    map[string]*pending
 	ackRequests map[string]*ackRequest
@@ -97,6 +100,16 @@ func (b *Bus) newAdapter(nsp *core.Namespace) *Adapter {
 		ackRequests:   make(map[string]*ackRequest),
 		seen:          make(map[string]time.Time),
 		closing:       make(chan struct{}),
+	}
+	if b.opts.Protocol == Sharded {
+		a.sharded, a.mode = true, b.opts.SubscriptionMode
+		a.uid = randomID(8)
+		a.resSelf = a.bc + a.uid + "#"
+		if a.mode != StaticChannels {
+			a.MemoryAdapter.OnRoomChange(a.roomChanged)
+		}
+		b.register(a, []string{a.bc, a.resSelf}, nil)
+		return a
 	}
 	a.pattern = globEscape(a.bc) + "*"
 	a.resSelf = a.res + a.uid + "#"
@@ -157,7 +170,16 @@ func (a *Adapter) Close() error {
 // message that cannot be queued is dropped and counted.
 func (a *Adapter) Broadcast(p *core.Outgoing, opts *core.BroadcastOptions) {
 	if !opts.Flags.Local {
-		if msg, err := a.encodeBroadcast(p, opts); err != nil {
+		var (
+			msg []byte
+			err error
+		)
+		if a.sharded {
+			msg, err = a.encodeShardedBroadcast(p, opts)
+		} else {
+			msg, err = a.encodeBroadcast(p, opts)
+		}
+		if err != nil {
 			a.bus.logLimited("encode", "cluster: broadcast not published", "nsp", a.name, "err", err)
 			a.bus.failed.Add(1)
 		} else {
@@ -168,6 +190,9 @@ func (a *Adapter) Broadcast(p *core.Outgoing, opts *core.BroadcastOptions) {
 }
 
 func (a *Adapter) broadcastChannel(opts *core.BroadcastOptions) string {
+	if a.sharded {
+		return a.shardedBroadcastChannel(opts)
+	}
 	if len(opts.Rooms) == 1 {
 		return a.bc + opts.Rooms[0] + "#"
 	}
@@ -290,15 +315,18 @@ func (a *Adapter) publishBroadcastWithAck(p *core.Outgoing, opts *core.Broadcast
 		return err
 	}
 	id := randomID(8)
-	msg, err := encodeMsgpack(newObject(
+	req := newObject(
 		"uid", a.uid,
 		"requestId", id,
 		"type", int64(reqBroadcast),
 		"packet", packet,
 		"opts", wireOpts(opts, true),
-	))
-	if err != nil {
-		return err
+	)
+	var msg []byte
+	if !a.sharded {
+		if msg, err = encodeMsgpack(req); err != nil {
+			return err
+		}
 	}
 	keep := opts.Flags.Timeout
 	if keep <= 0 {
@@ -319,7 +347,11 @@ func (a *Adapter) publishBroadcastWithAck(p *core.Outgoing, opts *core.Broadcast
 		a.mu.Unlock()
 	})
 	a.mu.Unlock()
-	a.bus.publish(a.req, msg)
+	if a.sharded {
+		a.sendRequest(req)
+	} else {
+		a.bus.publish(a.req, msg)
+	}
 	return nil
 }
 
@@ -329,7 +361,7 @@ func (a *Adapter) publishBroadcastWithAck(p *core.Outgoing, opts *core.Broadcast
 // AddSockets makes the matching sockets of every node join rooms.
 func (a *Adapter) AddSockets(opts *core.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
-		a.publishJSON(a.req, newObject("uid", a.uid, "type", int64(reqRemoteJoin), "opts", wireOpts(opts, false), "rooms", anyStrings(rooms)))
+		a.sendRequest(newObject("uid", a.uid, "type", int64(reqRemoteJoin), "opts", wireOpts(opts, false), "rooms", anyStrings(rooms)))
 	}
 	a.MemoryAdapter.AddSockets(opts, rooms)
 }
@@ -337,7 +369,7 @@ func (a *Adapter) AddSockets(opts *core.BroadcastOptions, rooms []string) {
 // DelSockets makes the matching sockets of every node leave rooms.
 func (a *Adapter) DelSockets(opts *core.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
-		a.publishJSON(a.req, newObject("uid", a.uid, "type", int64(reqRemoteLeave), "opts", wireOpts(opts, false), "rooms", anyStrings(rooms)))
+		a.sendRequest(newObject("uid", a.uid, "type", int64(reqRemoteLeave), "opts", wireOpts(opts, false), "rooms", anyStrings(rooms)))
 	}
 	a.MemoryAdapter.DelSockets(opts, rooms)
 }
@@ -345,7 +377,7 @@ func (a *Adapter) DelSockets(opts *core.BroadcastOptions, rooms []string) {
 // DisconnectSockets disconnects the matching sockets of every node.
 func (a *Adapter) DisconnectSockets(opts *core.BroadcastOptions, close bool) {
 	if !opts.Flags.Local {
-		a.publishJSON(a.req, newObject("uid", a.uid, "type", int64(reqRemoteDisconnect), "opts", wireOpts(opts, false), "close", close))
+		a.sendRequest(newObject("uid", a.uid, "type", int64(reqRemoteDisconnect), "opts", wireOpts(opts, false), "close", close))
 	}
 	a.MemoryAdapter.DisconnectSockets(opts, close)
 }
@@ -379,7 +411,14 @@ func (a *Adapter) publishMsgpack(channel string, v any) {
 // ServerCount is the number of nodes subscribed to the namespace's
 // request channel, this one included, as Redis counts them.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	return a.bus.numSub(ctx, a.req)
+	return a.serverCount(ctx)
+}
+
+func (a *Adapter) serverCount(ctx context.Context) (int, error) {
+	if a.sharded {
+		return a.bus.numSub(ctx, "SHARDNUMSUB", a.bc)
+	}
+	return a.bus.numSub(ctx, "NUMSUB", a.req)
 }
 
 // FetchSockets lists the matching sockets of every node. When some node
@@ -400,6 +439,9 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *core.BroadcastOptions)
 // AllRooms lists the rooms of every node, as FetchSockets answers.
 func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
 	local, _ := a.MemoryAdapter.AllRooms(ctx)
+	if a.sharded {
+		return local, ErrUnsupported
+	}
 	p := &pending{typ: reqAllRooms, rooms: make(map[string]struct{})}
 	err := a.request(ctx, "allRooms", 0, p, func(id string) any {
 		return newObject("uid", a.uid, "requestId", id, "type", int64(reqAllRooms))
@@ -421,7 +463,7 @@ func (a *Adapter) request(ctx context.Context, op string, timeout time.Duration,
 		timeout = a.bus.opts.RequestTimeout
 	}
 	start := time.Now()
-	n, err := a.bus.numSub(ctx, a.req)
+	n, err := a.serverCount(ctx)
 	if err != nil {
 		return err
 	}
@@ -438,7 +480,7 @@ func (a *Adapter) request(ctx context.Context, op string, timeout time.Duration,
 	}
 	a.requests[id] = p
 	a.mu.Unlock()
-	a.publishJSON(a.req, build(id))
+	a.sendRequest(build(id).(*object))
 
 	t := time.NewTimer(timeout - time.Since(start))
 	defer t.Stop()
@@ -498,13 +540,13 @@ func (a *Adapter) ServerSideEmit(event string, args []any, ack func(core.Args), 
 		return err
 	}
 	if ack == nil {
-		a.publishJSON(a.req, newObject("uid", a.uid, "type", int64(reqServerSideEmit), "data", data))
+		a.sendRequest(newObject("uid", a.uid, "type", int64(reqServerSideEmit), "data", data))
 		if done != nil {
 			done(0)
 		}
 		return nil
 	}
-	n, err := a.bus.numSub(context.Background(), a.req)
+	n, err := a.serverCount(context.Background())
 	if err != nil {
 		return err
 	}
@@ -535,7 +577,7 @@ func (a *Adapter) ServerSideEmit(event string, args []any, ack func(core.Args), 
 	if done != nil {
 		done(n - 1)
 	}
-	a.publishJSON(a.req, newObject("uid", a.uid, "requestId", id, "type", int64(reqServerSideEmit), "data", data))
+	a.sendRequest(newObject("uid", a.uid, "requestId", id, "type", int64(reqServerSideEmit), "data", data))
 	return nil
 }
 
@@ -559,6 +601,8 @@ func serverSideData(event string, args []any) ([]any, error) {
 func (a *Adapter) handle(m inMsg) {
 	var err error
 	switch {
+	case a.sharded:
+		err = a.onSharded(m.channel, m.payload)
 	case m.pattern != "":
 		err = a.onBroadcast(m.channel, m.payload)
 	case m.channel == a.req:
@@ -653,6 +697,11 @@ func (a *Adapter) onRequest(payload string) error {
 	if err != nil {
 		return err
 	}
+	return a.onRequestObj(r)
+}
+
+// onRequestObj handles a request in the classic protocol's shape.
+func (a *Adapter) onRequestObj(r *object) error {
 	typ, ok := r.int("type")
 	if !ok {
 		return errors.New("request without a type")
@@ -755,6 +804,10 @@ func (a *Adapter) onRequest(payload string) error {
 // respond publishes an answer on the shared response channel, or on the
 // requester's own when SpecificResponseChannel is set.
 func (a *Adapter) respond(requester string, v *object) {
+	if a.sharded {
+		a.respondSharded(requester, v)
+		return
+	}
 	a.publishJSON(a.responseChannel(requester), v)
 }
 
@@ -815,8 +868,12 @@ func (a *Adapter) onServerSideEmit(r *object, id string) error {
 					o.set("data", v)
 				}
 				o.set("uid", a.uid)
-				// Always on the shared channel, as the reference does.
-				a.publishJSON(a.res, o)
+				if a.sharded {
+					a.respondSharded(r.str("uid"), o)
+				} else {
+					// Always on the shared channel, as the reference does.
+					a.publishJSON(a.res, o)
+				}
 				err = nil
 			})
 			return err
@@ -847,7 +904,12 @@ func (a *Adapter) onBroadcastWithAck(r *object, requester, id string) error {
 	channel := a.responseChannel(requester)
 	a.MemoryAdapter.BroadcastWithAck(&core.Outgoing{Packet: p}, opts,
 		func(n int) {
-			a.publishJSON(channel, newObject("type", int64(resClientCount), "requestId", id, "clientCount", int64(n)))
+			o := newObject("type", int64(resClientCount), "requestId", id, "clientCount", int64(n))
+			if a.sharded {
+				a.respondSharded(requester, o)
+			} else {
+				a.publishJSON(channel, o)
+			}
 		},
 		func(args core.Args) {
 			o := newObject("type", int64(resBroadcastAck), "requestId", id)
@@ -859,7 +921,11 @@ func (a *Adapter) onBroadcastWithAck(r *object, requester, id string) error {
 				}
 				o.set("packet", v)
 			}
-			a.publishMsgpack(channel, o)
+			if a.sharded {
+				a.respondSharded(requester, o)
+			} else {
+				a.publishMsgpack(channel, o)
+			}
 		})
 	return nil
 }
@@ -869,6 +935,11 @@ func (a *Adapter) onResponse(payload string) error {
 	if err != nil {
 		return err
 	}
+	return a.onResponseObj(r)
+}
+
+// onResponseObj handles an answer in the classic protocol's shape.
+func (a *Adapter) onResponseObj(r *object) error {
 	id := r.str("requestId")
 	if id == "" {
 		return nil

@@ -57,6 +57,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Protocol is the wire protocol. Default Classic.
 	Protocol Protocol
+	// SubscriptionMode of the Sharded protocol. Default DynamicRooms, as
+	// in the reference.
+	SubscriptionMode SubscriptionMode
 	// SpecificResponseChannel publishes this node's answers on the
 	// requester's own response channel, as the reference's
 	// publishOnSpecificResponseChannel. Default off, as in the reference;
@@ -130,6 +133,7 @@ type Bus struct {
 	client  rueidis.Client
 	own     bool
 	cluster bool
+	sharded bool
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -185,9 +189,10 @@ func New(opts Options) (*Bus, error) {
 		outbox:   make(chan outMsg, opts.QueueSize),
 		done:     make(chan struct{}),
 	}
-	if opts.Protocol != Classic {
-		return nil, fmt.Errorf("cluster: protocol %v is not supported yet", opts.Protocol)
+	if opts.Protocol != Classic && opts.Protocol != Sharded {
+		return nil, fmt.Errorf("cluster: unknown protocol %v", opts.Protocol)
 	}
+	b.sharded = opts.Protocol == Sharded
 	if b.client == nil {
 		if opts.URL == "" {
 			return nil, errors.New("cluster: Options.Client or Options.URL is required")
@@ -205,7 +210,11 @@ func New(opts Options) (*Bus, error) {
 	}
 	b.cluster = b.client.Mode() == rueidis.ClientModeCluster
 	b.wg.Add(3)
-	go b.subscriber()
+	if b.sharded {
+		go b.shardManager()
+	} else {
+		go b.subscriber()
+	}
 	go b.worker()
 	go b.publisher()
 	return b, nil
@@ -581,7 +590,7 @@ func (b *Bus) publisher() {
 		}
 		cmds = cmds[:0]
 		for _, m := range batch {
-			cmds = append(cmds, b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build())
+			cmds = append(cmds, b.publishCmd(m))
 		}
 		b.send(cmds, batch)
 	}
@@ -611,7 +620,7 @@ func (b *Bus) send(cmds rueidis.Commands, batch []outMsg) {
 	// connection the client makes anew.
 	cmds = cmds[:0]
 	for _, m := range retry {
-		cmds = append(cmds, b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build())
+		cmds = append(cmds, b.publishCmd(m))
 	}
 	for i, r := range b.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
@@ -621,6 +630,13 @@ func (b *Bus) send(cmds rueidis.Commands, batch []outMsg) {
 			b.published.Add(1)
 		}
 	}
+}
+
+func (b *Bus) publishCmd(m outMsg) rueidis.Completed {
+	if b.sharded {
+		return b.client.B().Spublish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
+	}
+	return b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
 }
 
 // staleConnection reports an error of a connection that the server had
@@ -648,7 +664,7 @@ func (b *Bus) flushOnClose() {
 		}
 		cmds := make(rueidis.Commands, len(batch))
 		for i, m := range batch {
-			cmds[i] = b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
+			cmds[i] = b.publishCmd(m)
 		}
 		b.send(cmds, batch)
 	}
@@ -657,17 +673,18 @@ func (b *Bus) flushOnClose() {
 // ---------------------------------------------------------------------------
 // Server count.
 
-// numSub is the number of subscribers of channel: on a cluster, the sum
-// over every node, since each counts only its own clients.
-func (b *Bus) numSub(ctx context.Context, channel string) (int, error) {
+// numSub is the number of subscribers of channel (PUBSUB NUMSUB, or
+// SHARDNUMSUB as kind says): on a cluster, the sum over every node, since
+// each counts only its own clients.
+func (b *Bus) numSub(ctx context.Context, kind, channel string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.RequestTimeout)
 	defer cancel()
 	if !b.cluster {
-		return numSubOf(ctx, b.client, channel)
+		return numSubOf(ctx, b.client, kind, channel)
 	}
 	total := 0
 	for _, c := range b.client.Nodes() {
-		n, err := numSubOf(ctx, c, channel)
+		n, err := numSubOf(ctx, c, kind, channel)
 		if err != nil {
 			return 0, err
 		}
@@ -676,13 +693,19 @@ func (b *Bus) numSub(ctx context.Context, channel string) (int, error) {
 	return total, nil
 }
 
-func numSubOf(ctx context.Context, c rueidis.Client, channel string) (int, error) {
-	m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+func numSubOf(ctx context.Context, c rueidis.Client, kind, channel string) (int, error) {
+	cmd := func() rueidis.Completed {
+		if kind == "SHARDNUMSUB" {
+			return c.B().PubsubShardnumsub().Channel(channel).Build()
+		}
+		return c.B().PubsubNumsub().Channel(channel).Build()
+	}
+	m, err := c.Do(ctx, cmd()).AsIntMap()
 	if err != nil && staleConnection(err) {
-		m, err = c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+		m, err = c.Do(ctx, cmd()).AsIntMap()
 	}
 	if err != nil {
-		return 0, fmt.Errorf("cluster: PUBSUB NUMSUB: %w", err)
+		return 0, fmt.Errorf("cluster: PUBSUB %s: %w", kind, err)
 	}
 	return int(m[channel]), nil
 }

@@ -25,8 +25,11 @@ type goCluster struct {
 
 func newGoCluster(t *testing.T, n int, opts cluster.Options, setup func(i int, srv *httpadapter.Server)) *goCluster {
 	t.Helper()
-	gc := &goCluster{redis: peertest.StartRedis(t)}
-	opts.URL = gc.redis.URL()
+	gc := &goCluster{}
+	if opts.URL == "" && opts.Client == nil {
+		gc.redis = peertest.StartRedis(t)
+		opts.URL = gc.redis.URL()
+	}
 	for i := 0; i < n; i++ {
 		conns := make(chan *core.Socket, 16)
 		room := "r" + string(rune('0'+i))
@@ -49,7 +52,19 @@ func newGoCluster(t *testing.T, n int, opts cluster.Options, setup func(i int, s
 			t.Fatalf("node %d saw no connection", i)
 		}
 	}
+	gc.waitSubscribed(t)
 	return gc
+}
+
+// waitSubscribed waits until every node's bus is subscribed to all its
+// channels (the sharded protocol subscribes to rooms as they appear).
+func (gc *goCluster) waitSubscribed(t *testing.T) {
+	t.Helper()
+	for i, n := range gc.nodes {
+		if err := n.bus.WaitSubscribed(ctxT(t)); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
 }
 
 func (gc *goCluster) nsp(i int) *core.Namespace { return gc.nodes[i].srv.Of("/") }
@@ -78,9 +93,11 @@ func (gc *goCluster) barrier(t *testing.T, from int, want []int) [][]string {
 	return out
 }
 
-func TestClassicBroadcasts(t *testing.T) {
+func TestClassicBroadcasts(t *testing.T) { testBroadcasts(t, cluster.Options{}) }
+
+func testBroadcasts(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 3, cluster.Options{}, nil)
+	gc := newGoCluster(t, 3, opts, nil)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -114,9 +131,11 @@ func TestClassicBroadcasts(t *testing.T) {
 }
 
 // Per sender, broadcasts arrive in the order they were sent.
-func TestClassicBroadcastOrder(t *testing.T) {
+func TestClassicBroadcastOrder(t *testing.T) { testBroadcastOrder(t, cluster.Options{}) }
+
+func testBroadcastOrder(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 2, cluster.Options{}, nil)
+	gc := newGoCluster(t, 2, opts, nil)
 	const n = 500
 	for i := 0; i < n; i++ {
 		if err := gc.nsp(0).Emit("n", i); err != nil {
@@ -147,9 +166,11 @@ func appendInt(b []byte, i int) []byte {
 	return append(b, byte('0'+i%10))
 }
 
-func TestClassicRoomsAcrossNodes(t *testing.T) {
+func TestClassicRoomsAcrossNodes(t *testing.T) { testRoomsAcrossNodes(t, cluster.Options{}) }
+
+func testRoomsAcrossNodes(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 3, cluster.Options{}, nil)
+	gc := newGoCluster(t, 3, opts, nil)
 	ctx := ctxT(t)
 	hasRoom := func(from int, id, room string) bool {
 		socks, err := gc.nsp(from).In(id).FetchSockets(ctx)
@@ -173,6 +194,7 @@ func TestClassicRoomsAcrossNodes(t *testing.T) {
 	// Node 0 makes the socket of node 2 join "x"; node 1 broadcasts to x.
 	gc.nsp(0).In(c2.id()).SocketsJoin("x")
 	waitRoom(1, c2.id(), "x", true)
+	gc.waitSubscribed(t)
 	if err := gc.nsp(1).To("x").Emit("e", "to x"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +206,7 @@ func TestClassicRoomsAcrossNodes(t *testing.T) {
 	waitRoom(0, c2.id(), "y", true)
 	gc.nsp(1).In("y").SocketsLeave("x")
 	waitRoom(0, c2.id(), "x", false)
+	gc.waitSubscribed(t)
 	if err := gc.nsp(0).To("x").Emit("e", "to x again"); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +223,12 @@ func TestClassicRoomsAcrossNodes(t *testing.T) {
 
 	// AllRooms sees the rooms of every node.
 	rooms, err := gc.nsp(0).Adapter().AllRooms(ctx)
-	if err != nil {
+	if opts.Protocol == cluster.Sharded {
+		if !errors.Is(err, cluster.ErrUnsupported) || !slices.Contains(rooms, "r0") {
+			t.Errorf("AllRooms with the sharded protocol: %q, %v", rooms, err)
+		}
+		rooms = []string{"r0", "r1", "r2", "y", c1.id(), c2.id()}
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []string{"r0", "r1", "r2", "y", c1.id(), c2.id()} {
@@ -223,9 +251,11 @@ func TestClassicRoomsAcrossNodes(t *testing.T) {
 	}
 }
 
-func TestClassicFetchSockets(t *testing.T) {
+func TestClassicFetchSockets(t *testing.T) { testFetchSockets(t, cluster.Options{}) }
+
+func testFetchSockets(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 2, cluster.Options{}, func(i int, srv *httpadapter.Server) {
+	gc := newGoCluster(t, 2, opts, func(i int, srv *httpadapter.Server) {
 		srv.Of("/").OnConnection(func(s *core.Socket) {
 			s.SetData(map[string]any{"node": i, "name": "client"})
 		})
@@ -279,14 +309,16 @@ func TestClassicFetchSockets(t *testing.T) {
 	}
 }
 
-func TestClassicServerSideEmit(t *testing.T) {
+func TestClassicServerSideEmit(t *testing.T) { testServerSideEmit(t, cluster.Options{}) }
+
+func testServerSideEmit(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
 	type got struct {
 		node int
 		args []string
 	}
 	events := make(chan got, 16)
-	gc := newGoCluster(t, 3, cluster.Options{}, func(i int, srv *httpadapter.Server) {
+	gc := newGoCluster(t, 3, opts, func(i int, srv *httpadapter.Server) {
 		srv.Of("/").OnServerSideEmit("hello", func(args core.Args, ack func(...any) error) {
 			var s []string
 			for _, a := range args {
@@ -332,9 +364,11 @@ func TestClassicServerSideEmit(t *testing.T) {
 	}
 }
 
-func TestClassicBroadcastWithAcks(t *testing.T) {
+func TestClassicBroadcastWithAcks(t *testing.T) { testBroadcastWithAcks(t, cluster.Options{}) }
+
+func testBroadcastWithAcks(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 3, cluster.Options{}, nil)
+	gc := newGoCluster(t, 3, opts, nil)
 	for i, c := range gc.clients {
 		c.s.On("ask", func(e *transportEvent) { _ = e.Ack("answer", i) })
 	}

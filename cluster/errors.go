@@ -61,3 +61,7 @@ func (e *MessageError) Error() string {
 }
 
 func (e *MessageError) Unwrap() error { return e.Err }
+
+// ErrUnsupported is returned by AllRooms with the sharded protocol, which
+// has no such request (the local rooms come with it).
+var ErrUnsupported = errors.New("cluster: not part of the sharded protocol")

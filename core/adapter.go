@@ -113,6 +113,21 @@ type MemoryAdapter struct {
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room -> socket ids
 	sids  map[string][]string            // socket id -> its rooms (few: a slice is smaller than a set)
+	// onRoom, when set, learns of each room created (its first socket
+	// joined) and deleted (its last left); private is true for the room
+	// named after a local socket.
+	onRoom func(room string, private, created bool)
+}
+
+// OnRoomChange sets fn to learn of each room created (its first socket
+// joined) and deleted (its last socket left); private is true for the room
+// named after a local socket. fn runs with the adapter's lock held: it
+// must not block nor call the adapter. Set it before the first socket
+// joins.
+func (a *MemoryAdapter) OnRoomChange(fn func(room string, private, created bool)) {
+	a.mu.Lock()
+	a.onRoom = fn
+	a.mu.Unlock()
 }
 
 // NewMemoryAdapter is the AdapterFactory of the in-memory adapter.
@@ -143,6 +158,10 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		if m == nil {
 			m = make(map[string]struct{}, 1)
 			a.rooms[r] = m
+			if a.onRoom != nil {
+				_, sid := a.sids[r]
+				a.onRoom(r, sid || r == id, true)
+			}
 		}
 		m[id] = struct{}{}
 	}
@@ -165,6 +184,10 @@ func (a *MemoryAdapter) delFromRoom(id, room string) {
 		delete(m, id)
 		if len(m) == 0 {
 			delete(a.rooms, room)
+			if a.onRoom != nil {
+				_, sid := a.sids[room]
+				a.onRoom(room, sid || room == id, false)
+			}
 		}
 	}
 }

@@ -1,0 +1,280 @@
+package distributor
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sio-go/sio/core"
+	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/core/sio"
+)
+
+// GatewayOptions configure a Gateway.
+type GatewayOptions struct {
+	Common
+	// Namespaces maps the namespaces served by backends to the service
+	// that serves each.
+	Namespaces map[string]string
+	// Route decides for the namespaces not in Namespaces (dynamic ones):
+	// the service that serves name, or ok false to serve it on this
+	// server. It runs on a connection's reading goroutine: it must not
+	// block.
+	Route func(name string, hs *core.Handshake) (service string, ok bool)
+}
+
+// Gateway forwards chosen namespaces of a server to backends. Make one
+// with NewGateway for the server that holds the client connections.
+type Gateway struct {
+	l    *link
+	srv  *core.Server
+	opts GatewayOptions
+
+	nextRoute atomic.Uint64
+
+	mu        sync.Mutex
+	routes    map[uint64]*route
+	byBackend map[string]map[uint64]*route
+}
+
+// route is one forwarded namespace of one client connection, served by
+// one backend replica for its whole life.
+type route struct {
+	g       *Gateway
+	id      uint64
+	conn    *core.Conn
+	nsp     string
+	backend string
+}
+
+// NewGateway connects to Redis and installs itself as srv's forwarder: the
+// connects to the namespaces it forwards go to a live replica of their
+// service from then on. Close it before the server.
+func NewGateway(srv *core.Server, opts GatewayOptions) (*Gateway, error) {
+	g := &Gateway{srv: srv, opts: opts, routes: make(map[uint64]*route), byBackend: make(map[string]map[uint64]*route)}
+	l, err := newLink(opts.Common, roleGateway, "", handlers{
+		items:    g.onItems,
+		peerGone: g.backendGone,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.l = l
+	l.start()
+	srv.SetForwarder(g)
+	return g, nil
+}
+
+// ID is the gateway's node id on Redis.
+func (g *Gateway) ID() string { return g.l.id }
+
+// Stats returns the counters.
+func (g *Gateway) Stats() Stats { return g.l.stats() }
+
+// WaitReady waits until a live replica of each service is known, or ctx
+// ends.
+func (g *Gateway) WaitReady(ctx context.Context, services ...string) error {
+	return g.l.wait(ctx, func() bool {
+		if !g.l.subscribed {
+			return false
+		}
+		for _, s := range services {
+			found := false
+			for _, p := range g.l.peers {
+				if p.role == roleBackend && p.service == s {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Close stops forwarding new connects and leaves Redis. The routes still
+// open end with their connections: close the server after the gateway.
+func (g *Gateway) Close() error {
+	g.srv.SetForwarder(nil)
+	g.l.close()
+	return nil
+}
+
+// service is the service that serves namespace name, if any.
+func (g *Gateway) service(name string, hs *core.Handshake) (string, bool) {
+	if s, ok := g.opts.Namespaces[name]; ok {
+		return s, true
+	}
+	if g.opts.Route != nil {
+		return g.opts.Route(name, hs)
+	}
+	return "", false
+}
+
+// errNoBackend refuses a connect when its service has no live replica.
+func errNoBackend(service string) error {
+	return &core.ConnectError{Message: "Namespace unavailable", Data: map[string]string{"reason": "no live backend", "service": service}}
+}
+
+// Open implements core.Forwarder: it picks the live replica of the
+// namespace's service that serves the fewest of this gateway's sockets.
+func (g *Gateway) Open(c *core.Conn, p *sio.Packet) (core.Route, error) {
+	hs := c.Handshake()
+	svc, ok := g.service(p.Namespace, hs)
+	if !ok {
+		return nil, nil
+	}
+	replicas := g.l.livePeers(func(q *peer) bool { return q.role == roleBackend && q.service == svc })
+	if len(replicas) == 0 {
+		return nil, errNoBackend(svc)
+	}
+	g.mu.Lock()
+	best := replicas[0].id
+	for _, q := range replicas[1:] {
+		if len(g.byBackend[q.id]) < len(g.byBackend[best]) {
+			best = q.id
+		}
+	}
+	r := &route{g: g, id: g.nextRoute.Add(1), conn: c, nsp: p.Namespace, backend: best}
+	g.routes[r.id] = r
+	m := g.byBackend[best]
+	if m == nil {
+		m = make(map[uint64]*route)
+		g.byBackend[best] = m
+	}
+	m[r.id] = r
+	g.mu.Unlock()
+	return r, nil
+}
+
+func (g *Gateway) forget(r *route) {
+	g.mu.Lock()
+	delete(g.routes, r.id)
+	if m := g.byBackend[r.backend]; m != nil {
+		delete(m, r.id)
+		if len(m) == 0 {
+			delete(g.byBackend, r.backend)
+		}
+	}
+	g.mu.Unlock()
+}
+
+// Packet implements core.Route: the packet goes to the route's replica.
+func (r *route) Packet(p *sio.Packet) {
+	it := item{Op: opPacket, SID: r.conn.SID(), Nsp: p.Namespace, Type: uint8(p.Type), ID: p.ID, HasID: p.HasID, Data: clone(p.Data)}
+	if len(p.Attachments) > 0 {
+		it.Att = make([][]byte, len(p.Attachments))
+		for i, a := range p.Attachments {
+			it.Att[i] = clone(a)
+		}
+	}
+	if p.Type == sio.Connect {
+		it.Op = opConnect
+		it.Route = r.id
+		it.HS = toWireHandshake(r.conn.Handshake())
+		it.Transport = uint8(r.conn.Transport())
+	}
+	if p.Type == sio.Disconnect {
+		r.g.forget(r)
+	}
+	if !r.g.l.send(r.backend, it) {
+		// The queue to Redis is full: the client cannot be served in
+		// order any more.
+		r.conn.Close(eio.ReasonForcedClose)
+	}
+}
+
+// Close implements core.Route: the client's session ended.
+func (r *route) Close(reason string) {
+	r.g.forget(r)
+	r.g.l.send(r.backend, item{Op: opClose, SID: r.conn.SID(), Route: r.id, Reason: reasonCode(reason)})
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// reasonCode is the eio.Reason of a disconnect reason's text.
+func reasonCode(s string) uint8 {
+	for r := eio.ReasonTransportClose; r <= eio.ReasonServerShuttingDown; r++ {
+		if r.String() == s {
+			return uint8(r)
+		}
+	}
+	return uint8(eio.ReasonTransportClose)
+}
+
+// onItems applies what a backend sent: frames for sockets of this
+// gateway, and sessions to close.
+func (g *Gateway) onItems(from string, items []item) {
+	for i := range items {
+		it := &items[i]
+		switch it.Op {
+		case opFrames:
+			frames := fromFrames(it.Frames)
+			if len(frames) == 0 {
+				continue
+			}
+			end := false
+			if d := frames[0].Data; !frames[0].Binary && len(d) > 0 {
+				t := sio.PacketType(d[0] - '0')
+				end = t == sio.ConnectError || t == sio.Disconnect
+			}
+			for _, t := range it.Targets {
+				g.mu.Lock()
+				r := g.routes[t.Route]
+				g.mu.Unlock()
+				if r == nil || r.backend != from || r.conn.SID() != t.SID {
+					continue
+				}
+				_ = r.conn.Forwarded(r.nsp, r, frames, it.Volatile)
+				if end {
+					g.forget(r)
+				}
+			}
+		case opCloseSession:
+			g.mu.Lock()
+			r := g.routes[it.Route]
+			g.mu.Unlock()
+			if r == nil || r.backend != from || r.conn.SID() != it.SID {
+				continue
+			}
+			reason := eio.Reason(it.Reason)
+			if reason < eio.ReasonTransportClose || reason > eio.ReasonServerShuttingDown {
+				reason = eio.ReasonForcedClose
+			}
+			r.conn.Close(reason)
+		}
+	}
+}
+
+// backendGone ends the routes of a replica that left or stopped answering:
+// their clients' sessions close, so that the official client reconnects
+// by itself and its connects go to the live replicas.
+func (g *Gateway) backendGone(p *peer) {
+	if p.role != roleBackend && p.role != 0 {
+		return
+	}
+	g.mu.Lock()
+	m := g.byBackend[p.id]
+	delete(g.byBackend, p.id)
+	rs := make([]*route, 0, len(m))
+	for id, r := range m {
+		delete(g.routes, id)
+		rs = append(rs, r)
+	}
+	g.mu.Unlock()
+	if len(rs) > 0 {
+		g.l.log.Warn("distributor: backend gone; closing its clients' sessions so that they reconnect", "backend", p.id, "service", p.service, "sockets", len(rs))
+	}
+	for _, r := range rs {
+		if r.conn.EndRoute(r.nsp, r) {
+			r.conn.Close(eio.ReasonForcedClose)
+		}
+	}
+}

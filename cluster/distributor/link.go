@@ -1,0 +1,689 @@
+package distributor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/redis/rueidis"
+)
+
+// Limits bound what a node accepts from Redis.
+type Limits struct {
+	// MaxMessageBytes bounds one message; a larger one is dropped and
+	// counted. Default 16 MiB.
+	MaxMessageBytes int
+	// MaxItems bounds the operations in one message. Default 65,536.
+	MaxItems int
+	// MaxTargets bounds the recipients of one shared packet. Default
+	// 1,000,000.
+	MaxTargets int
+	// MaxFrames bounds the frames (attachments + 1) of one packet.
+	// Default 1,024.
+	MaxFrames int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 16 << 20
+	}
+	if l.MaxItems <= 0 {
+		l.MaxItems = 65536
+	}
+	if l.MaxTargets <= 0 {
+		l.MaxTargets = 1_000_000
+	}
+	if l.MaxFrames <= 0 {
+		l.MaxFrames = 1024
+	}
+	return l
+}
+
+// Common are the options that gateways and backends share.
+type Common struct {
+	// Client is the connection to Redis; left open on Close. When nil,
+	// URL is dialed (and closed on Close).
+	Client rueidis.Client
+	// URL of Redis when Client is nil: redis://host:port[/db].
+	URL string
+	// Prefix of the channels; every gateway and backend of one system uses
+	// the same. Default "sio-dist".
+	Prefix string
+	// Heartbeat is the interval of the liveness messages; a node not heard
+	// from for three intervals is gone. Default 1s.
+	Heartbeat time.Duration
+	// QueueSize bounds the operations waiting to be published and the
+	// messages received waiting to be handled. Default 65,536.
+	QueueSize int
+	// Limits bound what is accepted from Redis.
+	Limits Limits
+	// Logger receives the logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Common) withDefaults() Common {
+	if c.Prefix == "" {
+		c.Prefix = "sio-dist"
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 65536
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Limits = c.Limits.withDefaults()
+	return c
+}
+
+// Stats are a node's counters.
+type Stats struct {
+	Published  uint64 // messages Redis accepted
+	Received   uint64 // messages received
+	Dropped    uint64 // operations or messages dropped on a full queue or over a limit
+	Invalid    uint64 // messages that did not decode
+	Failed     uint64 // publishes Redis refused or could not take
+	Reconnects uint64 // subscriptions made again after a loss
+	Subscribed bool   // both channels of the node are subscribed now
+}
+
+// ErrClosed is returned by calls on a closed gateway or backend.
+var ErrClosed = errors.New("distributor: closed")
+
+// peer is another node as heartbeats describe it.
+type peer struct {
+	id      string
+	role    uint8
+	service string
+	seen    time.Time
+}
+
+// out is one operation waiting to be published: items for a node's
+// channel (coalesced with the others for it), or a whole envelope.
+type out struct {
+	channel string
+	it      item
+	env     *envelope
+}
+
+// handlers are what a link reports to its gateway or backend, on the
+// link's worker goroutine, one at a time.
+type handlers struct {
+	items      func(from string, items []item)
+	peerAlive  func(p *peer, fresh bool) // a heartbeat (fresh: first heard)
+	peerGone   func(p *peer)
+	subscribed func() // the channels are subscribed (again)
+	poked      func() // poke was called
+}
+
+// link is a node's connection to the others: its own channel and the
+// heartbeat channel, a publisher that keeps order and coalesces the items
+// for one node into one message, and the table of live peers.
+type link struct {
+	opts    Common
+	id      string
+	role    uint8
+	service string
+	client  rueidis.Client
+	own     bool
+	log     *slog.Logger
+	h       handlers
+
+	inbox  chan []byte
+	pokes  chan struct{}
+	outbox chan out
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	peers      map[string]*peer
+	subscribed bool
+	subNote    chan struct{} // closed and replaced when subscribed or peers change
+	closed     bool
+
+	published, received, dropped, invalid, failed, reconnects atomic.Uint64
+	lastLog                                                   sync.Map
+}
+
+func newLink(opts Common, role uint8, service string, h handlers) (*link, error) {
+	opts = opts.withDefaults()
+	l := &link{
+		opts:    opts,
+		id:      randomID(8),
+		role:    role,
+		service: service,
+		client:  opts.Client,
+		log:     opts.Logger,
+		h:       h,
+		inbox:   make(chan []byte, opts.QueueSize),
+		pokes:   make(chan struct{}, 1),
+		outbox:  make(chan out, opts.QueueSize),
+		done:    make(chan struct{}),
+		peers:   make(map[string]*peer),
+		subNote: make(chan struct{}),
+	}
+	if l.client == nil {
+		if opts.URL == "" {
+			return nil, errors.New("distributor: Client or URL is required")
+		}
+		co, err := rueidis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("distributor: %w", err)
+		}
+		co.DisableCache = true
+		c, err := rueidis.NewClient(co)
+		if err != nil {
+			return nil, fmt.Errorf("distributor: %w", err)
+		}
+		l.client, l.own = c, true
+	}
+	return l, nil
+}
+
+func (l *link) start() {
+	l.wg.Add(4)
+	go l.subscriber()
+	go l.worker()
+	go l.publisher()
+	go l.heartbeats()
+}
+
+func (l *link) nodeChannel(id string) string { return l.opts.Prefix + "#n#" + id }
+func (l *link) hbChannel() string            { return l.opts.Prefix + "#hb" }
+
+// close says goodbye, publishes what is queued (for at most a second) and
+// stops the goroutines.
+func (l *link) close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	close(l.subNote)
+	l.mu.Unlock()
+	l.publishEnv(l.hbChannel(), &envelope{Kind: kindBye, From: l.id, Role: l.role, Service: l.service})
+	close(l.done)
+	l.wg.Wait()
+	if l.own {
+		l.client.Close()
+	}
+}
+
+func (l *link) stats() Stats {
+	l.mu.Lock()
+	sub := l.subscribed
+	l.mu.Unlock()
+	return Stats{
+		Published: l.published.Load(), Received: l.received.Load(), Dropped: l.dropped.Load(),
+		Invalid: l.invalid.Load(), Failed: l.failed.Load(), Reconnects: l.reconnects.Load(), Subscribed: sub,
+	}
+}
+
+// wait waits until ok (checked under mu) holds, or ctx ends.
+func (l *link) wait(ctx context.Context, ok func() bool) error {
+	for {
+		l.mu.Lock()
+		good, note, closed := ok(), l.subNote, l.closed
+		l.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if good {
+			return nil
+		}
+		select {
+		case <-note:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *link) notifyLocked() {
+	if l.closed {
+		return
+	}
+	close(l.subNote)
+	l.subNote = make(chan struct{})
+}
+
+// ---------------------------------------------------------------------------
+// Receiving.
+
+const (
+	minBackoff     = 50 * time.Millisecond
+	maxBackoff     = 2 * time.Second
+	commandTimeout = 5 * time.Second
+)
+
+// subscriber keeps a dedicated connection subscribed to the node's channel
+// and the heartbeat channel, and makes it again when it is lost.
+func (l *link) subscriber() {
+	defer l.wg.Done()
+	backoff := minBackoff
+	first := true
+	for {
+		select {
+		case <-l.done:
+			return
+		default:
+		}
+		if !first {
+			l.reconnects.Add(1)
+		}
+		first = false
+		dc, release := l.client.Dedicate()
+		acked := 0
+		wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
+			OnMessage: l.onMessage,
+			OnSubscription: func(s rueidis.PubSubSubscription) {
+				if s.Kind != "subscribe" {
+					return
+				}
+				l.mu.Lock()
+				acked++
+				if acked == 2 {
+					l.subscribed = true
+					l.notifyLocked()
+				}
+				l.mu.Unlock()
+				if acked == 2 {
+					l.onSubscribed()
+				}
+			},
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		err := dc.Do(ctx, dc.B().Subscribe().Channel(l.nodeChannel(l.id), l.hbChannel()).Build()).Error()
+		cancel()
+		if err == nil {
+			backoff = minBackoff
+			select {
+			case err = <-wait:
+				if err == nil {
+					err = errors.New("subscription connection closed")
+				}
+			case <-l.done:
+				release()
+				return
+			}
+		}
+		release()
+		l.mu.Lock()
+		l.subscribed = false
+		l.notifyLocked()
+		l.mu.Unlock()
+		l.logLimited("subscribe", "distributor: subscription lost; reconnecting", "err", err, "retry_in", backoff)
+		select {
+		case <-l.done:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// onSubscribed runs on the subscription's reader: it only queues a hello,
+// which makes every node answer with a heartbeat at once.
+func (l *link) onSubscribed() {
+	l.publishEnv(l.hbChannel(), &envelope{Kind: kindHello, From: l.id, Role: l.role, Service: l.service})
+	l.publishEnv(l.hbChannel(), l.heartbeat())
+	if l.h.subscribed != nil {
+		l.h.subscribed()
+	}
+}
+
+func (l *link) onMessage(m rueidis.PubSubMessage) {
+	l.received.Add(1)
+	if len(m.Message) > l.opts.Limits.MaxMessageBytes {
+		l.dropped.Add(1)
+		l.logLimited("too-large", "distributor: message over MaxMessageBytes dropped", "bytes", len(m.Message))
+		return
+	}
+	select {
+	// The message's bytes are read, never written: no copy.
+	case l.inbox <- unsafe.Slice(unsafe.StringData(m.Message), len(m.Message)):
+	default:
+		l.dropped.Add(1)
+		l.logLimited("inbox-full", "distributor: receive queue full; message dropped")
+	}
+}
+
+// poke has the worker call handlers.poked; it never blocks.
+func (l *link) poke() {
+	select {
+	case l.pokes <- struct{}{}:
+	default:
+	}
+}
+
+// worker handles the messages in the order Redis delivered them.
+func (l *link) worker() {
+	defer l.wg.Done()
+	for {
+		select {
+		case b := <-l.inbox:
+			l.handle(b)
+		case <-l.pokes:
+			if l.h.poked != nil {
+				l.h.poked()
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (l *link) handle(b []byte) {
+	e, err := decode(b, &l.opts.Limits)
+	if err != nil {
+		l.invalid.Add(1)
+		l.logLimited("invalid", "distributor: invalid message", "err", err)
+		return
+	}
+	if e.From == l.id {
+		return
+	}
+	switch e.Kind {
+	case kindItems:
+		l.touch(e.From, 0, "")
+		l.h.items(e.From, e.Items)
+	case kindHeartbeat:
+		l.touch(e.From, e.Role, e.Service)
+	case kindHello:
+		l.touch(e.From, e.Role, e.Service)
+		l.publishEnv(l.hbChannel(), l.heartbeat())
+	case kindBye:
+		l.mu.Lock()
+		p := l.peers[e.From]
+		delete(l.peers, e.From)
+		l.notifyLocked()
+		l.mu.Unlock()
+		if p != nil {
+			l.h.peerGone(p)
+		}
+	}
+}
+
+// touch notes that node id is alive. A node first heard through items has
+// no role yet; its heartbeat fills it in.
+func (l *link) touch(id string, role uint8, service string) *peer {
+	l.mu.Lock()
+	p := l.peers[id]
+	fresh := p == nil
+	if fresh {
+		p = &peer{id: id}
+		l.peers[id] = p
+	}
+	p.seen = time.Now()
+	learned := role != 0 && p.role == 0
+	if role != 0 {
+		p.role, p.service = role, service
+	}
+	if fresh || learned {
+		l.notifyLocked()
+	}
+	l.mu.Unlock()
+	if (fresh || learned) && p.role != 0 && l.h.peerAlive != nil {
+		l.h.peerAlive(p, true)
+	}
+	return p
+}
+
+// heartbeats publishes the node's heartbeat every interval and forgets the
+// peers not heard from for three.
+func (l *link) heartbeats() {
+	defer l.wg.Done()
+	hb := l.opts.Heartbeat
+	t := time.NewTicker(hb / 2)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-l.done:
+			return
+		case now := <-t.C:
+			if now.Sub(last) >= hb {
+				l.publishEnv(l.hbChannel(), l.heartbeat())
+				last = now
+			}
+			var gone []*peer
+			l.mu.Lock()
+			for id, p := range l.peers {
+				if now.Sub(p.seen) > 3*hb {
+					gone = append(gone, p)
+					delete(l.peers, id)
+				}
+			}
+			if len(gone) > 0 {
+				l.notifyLocked()
+			}
+			l.mu.Unlock()
+			for _, p := range gone {
+				l.log.Warn("distributor: node gone (no heartbeat)", "node", p.id, "service", p.service)
+				l.h.peerGone(p)
+			}
+		}
+	}
+}
+
+func (l *link) heartbeat() *envelope {
+	return &envelope{Kind: kindHeartbeat, From: l.id, Role: l.role, Service: l.service}
+}
+
+// livePeers lists the live peers that match keep.
+func (l *link) livePeers(keep func(*peer) bool) []*peer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*peer
+	for _, p := range l.peers {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (l *link) alive(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peers[id] != nil
+}
+
+// ---------------------------------------------------------------------------
+// Publishing.
+
+// send queues an item for node to; it never waits, and reports false when
+// the queue is full (the item is dropped and counted).
+func (l *link) send(to string, it item) bool {
+	select {
+	case l.outbox <- out{channel: l.nodeChannel(to), it: it}:
+		return true
+	default:
+		l.dropped.Add(1)
+		l.logLimited("outbox-full", "distributor: publish queue full; operation dropped")
+		return false
+	}
+}
+
+func (l *link) publishEnv(channel string, e *envelope) {
+	select {
+	case l.outbox <- out{channel: channel, env: e}:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+const maxBatch = 1024
+
+// publisher sends the queued operations in order. The items queued for one
+// node make one message (in their order); consecutive items with the same
+// frames (a broadcast) become one item with every target.
+func (l *link) publisher() {
+	defer l.wg.Done()
+	batch := make([]out, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-l.outbox:
+			batch = append(batch, o)
+		case <-l.done:
+			l.flushOnClose()
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-l.outbox:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		l.publishBatch(batch)
+	}
+}
+
+func (l *link) flushOnClose() {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		var batch []out
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-l.outbox:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		l.publishBatch(batch)
+	}
+}
+
+func (l *link) publishBatch(batch []out) {
+	type msg struct {
+		channel string
+		env     *envelope
+	}
+	var msgs []msg
+	open := make(map[string]int) // channel -> index of its items message
+	for _, o := range batch {
+		if o.env != nil {
+			msgs = append(msgs, msg{o.channel, o.env})
+			continue
+		}
+		i, ok := open[o.channel]
+		if !ok {
+			i = len(msgs)
+			open[o.channel] = i
+			msgs = append(msgs, msg{o.channel, &envelope{Kind: kindItems, From: l.id}})
+		}
+		e := msgs[i].env
+		if n := len(e.Items); n > 0 && o.it.Op == opFrames && sameFrames(&e.Items[n-1], &o.it) {
+			e.Items[n-1].Targets = append(e.Items[n-1].Targets, o.it.Targets...)
+			continue
+		}
+		e.Items = append(e.Items, o.it)
+	}
+	type pub struct {
+		channel string
+		payload []byte
+	}
+	pubs := make([]pub, 0, len(msgs))
+	for _, m := range msgs {
+		b, err := encode(m.env)
+		if err != nil {
+			l.failed.Add(1)
+			l.logLimited("encode", "distributor: encode failed", "err", err)
+			continue
+		}
+		pubs = append(pubs, pub{m.channel, b})
+	}
+	build := func(ps []pub) rueidis.Commands {
+		cmds := make(rueidis.Commands, len(ps))
+		for i, p := range ps {
+			cmds[i] = l.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build()
+		}
+		return cmds
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	var retry []pub
+	for i, r := range l.client.DoMulti(ctx, build(pubs)...) {
+		switch err := r.Error(); {
+		case err == nil:
+			l.published.Add(1)
+		case staleConnection(err):
+			retry = append(retry, pubs[i])
+		default:
+			l.failed.Add(1)
+			l.logLimited("publish", "distributor: publish failed", "err", err)
+		}
+	}
+	if len(retry) == 0 {
+		return
+	}
+	// Redis closed the connection while it was idle (a restart), found
+	// dead only now: nothing was delivered on it. Once more, on the
+	// connection the client makes anew.
+	for _, r := range l.client.DoMulti(ctx, build(retry)...) {
+		if err := r.Error(); err != nil {
+			l.failed.Add(1)
+			l.logLimited("publish", "distributor: publish failed", "err", err)
+		} else {
+			l.published.Add(1)
+		}
+	}
+}
+
+// sameFrames reports whether two frame items carry the very same frames
+// (one broadcast queued for several sockets).
+func sameFrames(a, b *item) bool {
+	if a.Volatile != b.Volatile || len(a.Frames) != len(b.Frames) || len(a.Frames) == 0 {
+		return false
+	}
+	for i := range a.Frames {
+		x, y := a.Frames[i].Data, b.Frames[i].Data
+		if len(x) != len(y) || a.Frames[i].Binary != b.Frames[i].Binary || (len(x) > 0 && &x[0] != &y[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+func staleConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+func (l *link) logLimited(kind, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	v, _ := l.lastLog.LoadOrStore(kind, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	prev := last.Load()
+	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	l.log.Warn(msg, args...)
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
