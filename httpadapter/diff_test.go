@@ -220,6 +220,22 @@ func (r *diffRun) connect() {
 	r.get(r.q("polling"))
 }
 
+// collect polls until n packets have come and logs them in order: how the
+// server's handlers spread their answers over polls is timing, not
+// protocol.
+func (r *diffRun) collect(n int) {
+	var got []string
+	for len(got) < n {
+		a := rawHTTP(r.client, r.base, "GET", "/socket.io/?"+r.q("polling"), "", nil)
+		if a.err != nil || a.status != 200 {
+			r.log("GET* -> %s after %q", r.answer(a), strings.Join(got, "|"))
+			return
+		}
+		got = append(got, strings.Split(a.body, "\x1e")...)
+	}
+	r.log("GET* -> %q", r.norm(strings.Join(got, "\x1e")))
+}
+
 // pendingReq is a request under way.
 type pendingReq struct {
 	label string

@@ -39,7 +39,11 @@ func diffSequences() []diffSeq {
 		{name: "handshake/then-connect", run: func(r *diffRun) { r.connect() }},
 
 		// Polling bodies.
-		{name: "body/batch", run: pollBody("421[\"echo\",\"a\"]\x1e422[\"echo\",\"b\"]")},
+		{name: "body/batch", run: func(r *diffRun) {
+			r.connect()
+			r.post(r.q("polling"), "421[\"echo\",\"a\"]\x1e422[\"echo\",\"b\"]\x1e423[\"echo\",\"c\"]")
+			r.collect(3)
+		}},
 		{name: "body/binary", run: pollBody("451-1[\"echo\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID")},
 		{name: "body/garbage", run: func(r *diffRun) { pollBody("zzz")(r); afterClose(r) }},
 		{name: "body/unknown-type", run: func(r *diffRun) { pollBody("8")(r); afterClose(r) }},
@@ -265,7 +269,7 @@ func diffSequences() []diffSeq {
 			r.get(r.q("polling")) // the ping
 			// No event to await from outside: the server's own timer
 			// closes the session pingTimeout after the ping.
-			time.Sleep(600 * time.Millisecond)
+			time.Sleep(1500 * time.Millisecond)
 			afterClose(r)
 		}},
 		{name: "timeout/websocket", cfg: "fast", run: func(r *diffRun) {

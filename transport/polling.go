@@ -97,8 +97,9 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	// late: the session closed before this poll came. The reference then
 	// answers a noop before the close packet (its close waited for a poll).
 	late := c.Closed()
-	// probed: the poll came while a probe waits for the upgrade packet.
-	probed := c.Upgrading()
+	// probed: the poll came while a probe waits for the upgrade packet (or
+	// the upgrade finished since the check above).
+	probed := c.Upgrading() || c.Transport() == eio.WebSocket
 	var hold <-chan time.Time
 	for {
 		if c.Transport() == eio.WebSocket {

@@ -131,6 +131,9 @@ func (d *Driver) readOne(sock *WebSocket) bool {
 	if err != nil {
 		if !c.Closed() {
 			if status, bad := readFailure(sock, err); bad != nil {
+				// The close frame carries the status: the writer, woken
+				// by the close, must not send its own first.
+				sock.failing.Store(true)
 				c.HandleTransportClose(d.opts.Clock(), bad)
 				ws.Close(status, "")
 			} else {
@@ -325,7 +328,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 				if !c.Upgrading() && c.Transport() != eio.WebSocket {
 					// Abandoned: a close frame with no status, as the
 					// reference sends; it also ends the read below.
-					_ = ws.Close(websocket.StatusNoStatusRcvd, "")
+					sock.closeFromWriter()
 					return
 				}
 			}
@@ -336,8 +339,12 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 	for c.Upgrading() {
 		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 		if err != nil {
+			status, bad := readFailure(sock, err)
+			if bad != nil {
+				sock.failing.Store(true)
+			}
 			c.HandleProbeClose(d.opts.Clock())
-			if status, bad := readFailure(sock, err); bad != nil {
+			if bad != nil {
 				ws.Close(status, "")
 			}
 			break

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,11 +29,18 @@ type WebSocket struct {
 	// closeMu keeps waitReadable's look at br apart from a close
 	// handshake run by the writer, which reads through br too.
 	closeMu sync.Mutex
+	// failing: the reader closes the WebSocket with a status of its own
+	// (1007, 1009); the writer then sends no close frame.
+	failing atomic.Bool
 }
 
 // closeFromWriter closes the WebSocket with a close frame with no status,
-// as the reference does, from a goroutine other than the reader.
+// as the reference does, from a goroutine other than the reader; unless
+// the reader closes it with a status of its own.
 func (w *WebSocket) closeFromWriter() {
+	if w.failing.Load() {
+		return
+	}
 	w.closeMu.Lock()
 	defer w.closeMu.Unlock()
 	_ = w.ws.Close(websocket.StatusNoStatusRcvd, "")
