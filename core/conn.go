@@ -32,6 +32,14 @@ type Conn struct {
 	anyPaused atomic.Bool   // paused > 0, read without the lock on every input
 	resume    chan struct{} // closed when paused drops to 0 or the session ends
 	ended     bool          // the session closed: reads never pause again
+
+	// remote is set on a connection whose client is held by another node
+	// (see NewRemoteConn, remoteconn.go): its output goes there instead of
+	// to the EngineConn, which then has no session.
+	remote *remoteLink
+	// routes are the namespaces of this connection that a Forwarder serves
+	// elsewhere (forward.go), under mu.
+	routes map[string]Route
 }
 
 // ReadPaused returns nil when the adapter may read the next input, or a
@@ -149,9 +157,20 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 	if p == nil {
 		return
 	}
+	c.handlePacket(now, p)
+}
+
+// handlePacket handles one decoded Socket.IO packet from the client: from
+// handleMessage, or for a remote connection from HandlePacket.
+func (c *Conn) handlePacket(now time.Time, p *sio.Packet) {
 	c.mu.Lock()
 	sock := c.sockets[p.Namespace]
 	c.mu.Unlock()
+	// A namespace that a Forwarder serves elsewhere has no local socket:
+	// its packets go to the Forwarder (forward.go).
+	if sock == nil && c.forward(now, p) {
+		return
+	}
 	switch {
 	case p.Type == sio.Connect && sock == nil:
 		c.connect(now, p)
@@ -172,6 +191,10 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 }
 
 func (c *Conn) closeSession(r eio.Reason, err error) {
+	if c.remote != nil { // no session here: the node holding the client closes it
+		c.closeRemote(r, true)
+		return
+	}
 	c.EngineConn.mu.Lock()
 	c.sess.Close(r)
 	c.EngineConn.unlock()
@@ -201,7 +224,7 @@ func (c *Conn) connectError(nsp, msg string, data any) {
 // first turn, so that a middleware may block.
 func (c *Conn) connect(now time.Time, p *sio.Packet) {
 	c.mu.Lock()
-	full := len(c.sockets) >= c.srv.cfg.MaxNamespacesPerConn
+	full := len(c.sockets)+len(c.routes) >= c.srv.cfg.MaxNamespacesPerConn
 	c.mu.Unlock()
 	if full {
 		c.connectError(p.Namespace, "Too many namespaces", nil)
@@ -286,6 +309,7 @@ func (c *Conn) onClose(r eio.Reason) {
 	for _, s := range c.socketList() {
 		s.onclose(reason)
 	}
+	c.closeRoutes(reason) // the forwarded namespaces (forward.go)
 	c.dec.Reset()
 	c.srv.removeConn(c)
 }
@@ -304,6 +328,7 @@ func (c *Conn) removeSocket(s *Socket) {
 	c.mu.Lock()
 	if c.sockets[s.nsp.name] == s {
 		delete(c.sockets, s.nsp.name)
+		c.socketGoneLocked() // a remote connection tells its link (remoteconn.go)
 	}
 	c.mu.Unlock()
 }
@@ -317,5 +342,8 @@ func (c *Conn) disconnectAll() {
 }
 
 func (c *Conn) send(frames []eio.Packet, volatile bool) error {
+	if c.remote != nil { // to the node holding the client (remoteconn.go)
+		return c.remote.send(c, frames, volatile)
+	}
 	return c.Send(volatile, frames...)
 }

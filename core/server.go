@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sio-go/sio/core/eio"
@@ -67,6 +68,8 @@ type Server struct {
 
 	tmu    sync.Mutex
 	timers sio.AckTable[func()] // server-wide deadlines
+
+	fwd atomic.Pointer[forwarderBox] // see SetForwarder (forward.go)
 }
 
 // NewServer makes a server with the main namespace "/".

@@ -1,0 +1,213 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/core/sio"
+)
+
+// A remote connection is a Conn whose client another node holds (a
+// gateway, package cluster/distributor): it has no Engine.IO session. Its
+// Socket.IO packets come decoded from that node (HandlePacket), and the
+// frames its sockets send go back there through a RemoteLink, which queues
+// them on the client's session as they are. Everything above the session
+// is the Conn of a local client: namespaces, middlewares, sockets and their
+// turns, rooms, acknowledgements and their timeouts. So a namespace served
+// this way runs the handlers written for a local one, unchanged.
+//
+// What differs is the session's life, which the holding node owns: a
+// remote connection has no connect timeout and no heartbeat; it ends when
+// that node says the client's session ended (HandleClose), or when this
+// side closes it (Socket.Disconnect(true), a bad packet, Server.Close),
+// which asks the holding node to close the client's session
+// (RemoteLink.Close).
+
+// RemoteLink carries the output of a remote connection to the node that
+// holds its client. Its methods are called on core's and the
+// application's goroutines, possibly under core's locks: they must not
+// block nor call back into the connection.
+type RemoteLink interface {
+	// Send queues the frames of one Socket.IO packet (its text frame, then
+	// its attachments) for the client, in order with the frames sent
+	// before. The frames may be shared with other recipients: never
+	// modify them. A non-nil error fails an emit as the session's Send
+	// would (a volatile packet may be dropped on a full queue).
+	Send(frames []eio.Packet, volatile bool) error
+	// Close asks the holding node to close the client's session for r.
+	Close(r eio.Reason)
+	// Empty reports that the connection's last socket has gone (refused,
+	// or disconnected); the connection may then be dropped with
+	// HandleClose once RemoteConn.Empty confirms it.
+	Empty()
+}
+
+// remoteLink is the state of a remote connection (Conn.remote).
+type remoteLink struct {
+	link      RemoteLink
+	transport eio.Transport
+	inMu      sync.Mutex // serialises inputs, as EngineConn's
+	closed    atomic.Bool
+}
+
+// RemoteConn is the input side of a remote connection; Conn is the
+// connection itself, as its sockets report it.
+type RemoteConn struct{ c *Conn }
+
+// ErrNoGo is returned by NewRemoteConn on a server without Config.Go: a
+// remote connection's handlers must not run on the goroutine that delivers
+// its packets.
+var ErrNoGo = errors.New("sio: remote connections need Config.Go")
+
+// NewRemoteConn starts a connection whose client another node holds: sid
+// is the client's Engine.IO session id there, t its transport, hs its
+// handshake. wake is called, never blocking, when a timer of the
+// connection moved (an acknowledgement with a timeout was asked for): the
+// caller then asks Deadline and calls HandleTimeout when due.
+func (s *Server) NewRemoteConn(sid string, t eio.Transport, hs Handshake, link RemoteLink, wake func()) (*RemoteConn, error) {
+	if s.cfg.Go == nil {
+		return nil, ErrNoGo
+	}
+	if wake == nil {
+		wake = func() {}
+	}
+	c := &Conn{
+		srv:     s,
+		hs:      hs,
+		sockets: make(map[string]*Socket),
+		dec:     *sio.NewDecoder(s.cfg.Limits),
+		remote:  &remoteLink{link: link, transport: t},
+	}
+	if c.hs.Context == nil {
+		c.hs.Context = context.Background()
+	}
+	// An EngineConn without a session: it keeps the id, the wake function
+	// and the closed flag, which is all a remote connection asks of it.
+	c.EngineConn = &EngineConn{sid: sid, wake: wake, h: (*connEvents)(c)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrServerClosed
+	}
+	s.conns[sid] = c
+	return &RemoteConn{c: c}, nil
+}
+
+// Conn is the connection.
+func (r *RemoteConn) Conn() *Conn { return r.c }
+
+// HandlePacket delivers one Socket.IO packet from the client, as the
+// client's node decoded it: CONNECT (with the auth payload as Data),
+// EVENT, ACK and their binary forms, DISCONNECT. A packet out of state or
+// with bad arguments closes the connection, as on a local connection.
+func (r *RemoteConn) HandlePacket(now time.Time, p *sio.Packet) {
+	c := r.c
+	c.remote.inMu.Lock()
+	defer c.remote.inMu.Unlock()
+	if c.remote.closed.Load() {
+		return
+	}
+	c.handlePacket(now, p)
+}
+
+// HandleClose ends the connection for reason r without asking the
+// client's node to close anything: that node reported the client's
+// session ended, or the connection is Empty and dropped.
+func (r *RemoteConn) HandleClose(reason eio.Reason) {
+	c := r.c
+	c.remote.inMu.Lock()
+	defer c.remote.inMu.Unlock()
+	c.closeRemote(reason, false)
+}
+
+// Empty reports whether the connection has no socket (none connected, none
+// connecting).
+func (r *RemoteConn) Empty() bool {
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sockets) == 0
+}
+
+// HandleTimeout fires the connection's timers due at now (the timeouts of
+// acknowledgements its sockets asked for).
+func (r *RemoteConn) HandleTimeout(now time.Time) {
+	c := r.c
+	c.remote.inMu.Lock()
+	defer c.remote.inMu.Unlock()
+	if c.remote.closed.Load() {
+		return
+	}
+	(*connEvents)(c).OnTimeout(now)
+}
+
+// Deadline is when HandleTimeout is next due.
+func (r *RemoteConn) Deadline() (time.Time, bool) { return (*connEvents)(r.c).Deadline() }
+
+// DeadlineMoved reports, once, that a timer was set since the last call:
+// the caller must ask Deadline again.
+func (r *RemoteConn) DeadlineMoved() bool { return r.c.DeadlineMoved() }
+
+// Closed reports whether the connection has ended.
+func (r *RemoteConn) Closed() bool { return r.c.remote.closed.Load() }
+
+// closeRemote ends a remote connection once: with tell, it asks the
+// client's node to close the client's session. The caller holds inMu, or
+// is Close.
+func (c *Conn) closeRemote(r eio.Reason, tell bool) {
+	if !c.remote.closed.CompareAndSwap(false, true) {
+		return
+	}
+	c.EngineConn.ended.Store(true)
+	if tell {
+		c.remote.link.Close(r)
+	}
+	c.onClose(r)
+}
+
+// Close closes the connection for reason r: the Engine.IO session of a
+// local client (EngineConn.Close), or for a remote connection, the
+// client's session on the node holding it and the connection here.
+func (c *Conn) Close(r eio.Reason) {
+	if c.remote == nil {
+		c.EngineConn.Close(r)
+		return
+	}
+	if r == eio.ReasonNone {
+		r = eio.ReasonForcedClose
+	}
+	c.remote.inMu.Lock()
+	defer c.remote.inMu.Unlock()
+	c.closeRemote(r, true)
+}
+
+// Transport is the transport in use; for a remote connection, the one the
+// client used on its node when its first namespace connected.
+func (c *Conn) Transport() eio.Transport {
+	if c.remote != nil {
+		return c.remote.transport
+	}
+	return c.EngineConn.Transport()
+}
+
+// Remote reports whether the connection's client is held by another node.
+func (c *Conn) Remote() bool { return c.remote != nil }
+
+func (l *remoteLink) send(c *Conn, frames []eio.Packet, volatile bool) error {
+	if l.closed.Load() {
+		return ErrDisconnected
+	}
+	return l.link.Send(frames, volatile)
+}
+
+// socketGone tells the link when a remote connection has no socket left;
+// c.mu is held.
+func (c *Conn) socketGoneLocked() {
+	if c.remote != nil && len(c.sockets) == 0 {
+		c.remote.link.Empty()
+	}
+}
