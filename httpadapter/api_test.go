@@ -491,9 +491,14 @@ func (a *apiServer) run(s *core.Socket, o *apiOp, out *outLog) (any, error) {
 		case *core.BroadcastOperator:
 			res, err = t.EmitWithAck(ctx, o.Ev, o.Args...)
 		case *core.Namespace:
-			done := make(chan struct{})
-			if err = t.EmitAck(o.Ev, func(r []core.Args, e error) { res, err = r, e; close(done) }, o.Args...); err == nil {
-				<-done
+			type answers struct {
+				r   []core.Args
+				err error
+			}
+			done := make(chan answers, 1)
+			if err = t.EmitAck(o.Ev, func(r []core.Args, e error) { done <- answers{r, e} }, o.Args...); err == nil {
+				a := <-done
+				res, err = a.r, a.err
 			}
 		default:
 			return nil, fmt.Errorf("no EmitWithAck on %T", t)
@@ -770,11 +775,42 @@ func (r *apiRun) connectQuery(name, nsp string, auth, query map[string]any, want
 		r.ids[f.ID] = name
 		r.live = append(r.live, name)
 		r.log("%s connected to %s", name, nsp)
+		r.settled(name)
 	} else {
 		r.log("%s refused on %s: %q %s", name, nsp, f.Message, f.Data)
 	}
 	if want != "" && e.Ev != want {
 		r.t.Fatalf("%s on %s: %s, want %s; transcript:\n%s", name, nsp, e.Ev, want, strings.Join(r.lines, "\n"))
+	}
+}
+
+// connectedAs waits for the connect of client name, started by a command
+// of its own.
+func (r *apiRun) connectedAs(name, nsp string) {
+	r.t.Helper()
+	var f struct{ ID string }
+	r.expect("connected", name).Decode(r.t, &f)
+	r.ids[f.ID] = name
+	r.live = append(r.live, name)
+	r.log("%s connected to %s", name, nsp)
+	r.settled(name)
+}
+
+// settled waits until the server has admitted client name for good: its
+// connection handlers have run and it is in its namespace and rooms. The
+// client's connect event does not say so on sio, whose handlers run after
+// the answer on a goroutine of their own (and may block): a socket's
+// events are handled in order after them, so the answer to one does.
+func (r *apiRun) settled(name string) {
+	r.t.Helper()
+	r.p.send("emit", map[string]any{"name": name, "ev": "echo", "args": []any{"settled"}, "ack": true, "timeout": 10000})
+	var f struct {
+		Err  any
+		Args []any
+	}
+	r.expect("ack", name).Decode(r.t, &f)
+	if f.Err != nil || len(f.Args) != 1 || f.Args[0] != "settled" {
+		r.t.Fatalf("%s: echo answered %v %v", name, f.Err, f.Args)
 	}
 }
 
@@ -901,6 +937,7 @@ func apiScript(r *apiRun) {
 	r.connect("G", "/dyn-1", obj{"rooms": rooms("r1")}, "connected")
 	r.connect("H", "/dyn-2", obj{}, "connected")
 	r.connect("I", "/dyn-3", obj{"denyDyn": true}, "connect_error")
+	r.connect("J", "/admin", obj{"deny": true, "token": "secret"}, "connected") // Server.Use guards "/" only
 	r.mark("Z")
 
 	// Emits from the server, its namespaces, a parent and a socket.
@@ -953,11 +990,12 @@ func apiScript(r *apiRun) {
 	r.mark("Z")
 
 	// Broadcasts with acks: every answer, a timeout with the answers that
-	// came, and nobody to ask.
+	// came (the timeouts that others' answers must beat leave them a
+	// second), and nobody to ask.
 	for _, op := range []obj{
 		{"base": "server", "chain": chain([]any{"timeout", 5000}), "ev": "q1", "args": []any{1}},
 		{"base": "server", "chain": chain([]any{"to", rooms("r1")}, []any{"timeout", 5000}), "ev": "q2"},
-		{"base": "server", "chain": chain([]any{"timeout", 300}), "ev": "q3", "args": []any{obj{"silent": []string{"B"}}}},
+		{"base": "server", "chain": chain([]any{"timeout", 1000}), "ev": "q3", "args": []any{obj{"silent": []string{"B"}}}},
 		{"base": "server", "chain": chain([]any{"timeout", 300}), "ev": "silent-q4"},
 		{"base": "server", "chain": chain([]any{"to", rooms("nobody")}, []any{"timeout", 300}), "ev": "q5"},
 		{"base": "nsp", "nsp": "/admin", "chain": chain([]any{"timeout", 5000}), "ev": "q6"},
@@ -984,7 +1022,7 @@ func apiScript(r *apiRun) {
 	r.op("Z", obj{"op": "fetch", "base": "server", "chain": chain([]any{"to", rooms("nobody")})})
 	r.op("Z", obj{"op": "remote", "base": "server", "chain": chain([]any{"in", rooms("r1")}), "action": obj{"do": "emit", "ev": "re1", "args": []any{"hi"}}})
 	r.op("Z", obj{"op": "remote", "base": "server", "action": obj{"do": "emitAck", "ev": "re2", "timeout": 5000, "args": []any{2}}})
-	r.op("Z", obj{"op": "remote", "base": "server", "action": obj{"do": "emitAck", "ev": "re3", "timeout": 300, "args": []any{obj{"silent": []string{"C"}}}}})
+	r.op("Z", obj{"op": "remote", "base": "server", "action": obj{"do": "emitAck", "ev": "re3", "timeout": 1000, "args": []any{obj{"silent": []string{"C"}}}}})
 	r.op("Z", obj{"op": "remote", "base": "nsp", "nsp": "/admin", "action": obj{"do": "join", "rooms": rooms("rj", "rk")}})
 	r.op("Z", obj{"op": "fetch", "base": "nsp", "nsp": "/admin"})
 	r.op("Z", obj{"op": "remote", "base": "nsp", "nsp": "/admin", "action": obj{"do": "leave", "rooms": rooms("rj")}})
@@ -997,6 +1035,8 @@ func apiScript(r *apiRun) {
 	r.op("Z", obj{"op": "join", "base": "nsp", "nsp": "/admin", "rooms": rooms("j3")})
 	r.op("Z", obj{"op": "join", "base": "nsp", "nsp": "/", "chain": chain([]any{"except", rooms("r2")}), "rooms": rooms("j4")})
 	r.op("Z", obj{"op": "leave", "base": "nsp", "nsp": "/", "rooms": rooms("j2")})
+	r.op("Z", obj{"op": "join", "base": "server", "chain": chain([]any{"in", rooms("r2")}), "rooms": rooms("j6")})
+	r.op("Z", obj{"op": "leave", "base": "server", "rooms": rooms("j6")})
 	r.op("B", obj{"op": "join", "base": "socket", "chain": chain([]any{"to", rooms("r1")}), "rooms": rooms("j5")})
 	r.op("Z", obj{"op": "fetch", "base": "server"})
 	r.op("Z", obj{"op": "fetch", "base": "nsp", "nsp": "/admin"})
@@ -1030,12 +1070,20 @@ func apiScript(r *apiRun) {
 	r.emit("C", "x", nil, 300)
 	r.emit("C", "echo", []any{"still", 2}, 5000)
 
-	// Disconnecting: by room, a whole namespace with its connection, a
-	// fetched socket, and the rest of the main namespace.
+	// Disconnecting: with its connection, a socket that shares it with
+	// another namespace; by room; a whole namespace with its connection; a
+	// fetched socket; the rest of the main namespace.
+	r.connect("P", "/", obj{"rooms": rooms("p")}, "connected")
+	r.p.send("connect", map[string]any{"name": "Q", "nsp": "/admin", "manager": "P", "auth": obj{"token": "secret"}})
+	r.connectedAs("Q", "/admin")
+	r.op("Z", obj{"op": "disconnect", "base": "nsp", "nsp": "/", "chain": chain([]any{"in", rooms("p")}), "close": true})
+	r.disconnected("P")
+	r.disconnected("Q")
 	r.op("Z", obj{"op": "disconnect", "base": "server", "chain": chain([]any{"in", rooms("r2")})})
 	r.disconnected("A")
 	r.op("Z", obj{"op": "disconnect", "base": "nsp", "nsp": "/admin", "close": true})
 	r.disconnected("D")
+	r.disconnected("J")
 	r.op("Z", obj{"op": "remote", "base": "server", "chain": chain([]any{"in", rooms("r1")}), "action": obj{"do": "disconnect"}})
 	r.disconnected("B")
 	r.op("Z", obj{"op": "disconnect", "base": "server", "close": true})
@@ -1132,18 +1180,20 @@ func TestAPINamespaceEmitAck(t *testing.T) {
 		r.connect("Z", "/dyn-0", obj{}, "connected")
 		r.connect("A", "/", obj{}, "connected")
 		r.connect("B", "/", obj{}, "connected")
-		r.op("Z", obj{"op": "emitAck", "base": "nsp", "nsp": "/", "ev": "q", "args": []any{1}})
+		// The clients answer after 50ms: the reference's timer of 1ms has
+		// fired by then, whatever the machine's speed.
+		r.op("Z", obj{"op": "emitAck", "base": "nsp", "nsp": "/", "ev": "q", "args": []any{obj{"delay": 50}}})
 		r.op("Z", obj{"op": "emitAck", "base": "nsp", "nsp": "/admin", "ev": "q"}) // nobody
 		r.mark("Z")
 	})
 	wantLines(t, "reference", ref,
-		`op {"args":[1],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":"operation has timed out","responses":[]}`,
+		`op {"args":[{"delay":50}],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":"operation has timed out","responses":[]}`,
 		`op {"base":"nsp","ev":"q","nsp":"/admin","op":"emitAck"} by Z -> {"err":null,"responses":[]}`,
-		`A received [["q",1]]`, `B received [["q",1]]`)
+		`A received [["q",{"delay":50}]]`, `B received [["q",{"delay":50}]]`)
 	wantLines(t, "sio", sio,
-		`op {"args":[1],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":null,"responses":[{"args":[1],"ev":"q","from":"A"},{"args":[1],"ev":"q","from":"B"}]}`,
+		`op {"args":[{"delay":50}],"base":"nsp","ev":"q","nsp":"/","op":"emitAck"} by Z -> {"err":null,"responses":[{"args":[{"delay":50}],"ev":"q","from":"A"},{"args":[{"delay":50}],"ev":"q","from":"B"}]}`,
 		`op {"base":"nsp","ev":"q","nsp":"/admin","op":"emitAck"} by Z -> {"err":null,"responses":[]}`,
-		`A received [["q",1]]`, `B received [["q",1]]`)
+		`A received [["q",{"delay":50}]]`, `B received [["q",{"delay":50}]]`)
 }
 
 // A middleware added to a dynamic parent once children exist: sio runs it

@@ -27,7 +27,8 @@
 // Events the server sends are logged as [event, ...args]; when the server
 // asks for an answer, the client answers {"from": name, "ev": event,
 // "args": args} unless the event's name starts with "silent" or its first
-// argument is {"silent": [names]} naming the client. A client that is
+// argument is {"silent": [names]} naming the client; when that argument is
+// {"delay": ms}, it answers after ms. A client that is
 // disconnected reports "disconnect" {name, reason, log}, log being what it
 // received since its last mark.
 //
@@ -87,7 +88,8 @@ function connect(msg) {
     if (typeof args[args.length - 1] === "function") cb = args.pop();
     c.log.push([ev, ...args]);
     const quiet = ev.startsWith("silent") || (args[0] && Array.isArray(args[0].silent) && args[0].silent.includes(msg.name));
-    if (cb && !quiet) cb({ from: msg.name, ev, args });
+    const delay = (args[0] && args[0].delay) || 0;
+    if (cb && !quiet) setTimeout(() => cb({ from: msg.name, ev, args }), delay);
   });
 }
 
