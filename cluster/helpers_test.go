@@ -315,3 +315,40 @@ func startHungNode(t testing.TB, redisURL, channel string) func() {
 }
 
 func peertestRedis(t testing.TB) *peertest.Redis { return peertest.StartRedis(t) }
+
+// waitShardSubscribers waits until channel has n sharded subscribers on
+// the Redis at url.
+func waitShardSubscribers(t testing.TB, url, channel string, n int64) {
+	t.Helper()
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co.DisableCache = true
+	c, err := rueidis.NewClient(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(waitFor)
+	for {
+		var (
+			total int64
+			err   error
+		)
+		for _, nc := range c.Nodes() {
+			m, e := nc.Do(ctxT(t), nc.B().PubsubShardnumsub().Channel(channel).Build()).AsIntMap()
+			if e != nil {
+				err = e
+			}
+			total += m[channel]
+		}
+		if err == nil && total >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("channel %s: %d sharded subscribers (%v), want %d", channel, total, err, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -29,6 +29,21 @@ type mixed struct {
 }
 
 func newMixed(t *testing.T, protocol string, opts cluster.Options) *mixed {
+	return newMixedWith(t, protocol, nil, opts)
+}
+
+// newMixedWith is newMixed with options for the reference adapter.
+func newMixedWith(t *testing.T, protocol string, nodeOpts map[string]any, opts cluster.Options) *mixed {
+	return newMixedOn(t, nil, protocol, nodeOpts, opts)
+}
+
+// newMixedOn is newMixedWith on a Redis Cluster when rc is not nil.
+func newMixedOn(t *testing.T, rc *peertest.RedisCluster, protocol string, nodeOpts map[string]any, opts cluster.Options) *mixed {
+	redisURL := ""
+	if rc != nil {
+		opts.URL = clusterURL(rc)
+		redisURL = opts.URL
+	}
 	t.Helper()
 	// The Go cluster first: its Redis serves the Node.js node too, and
 	// the peer, started after it, stops before it.
@@ -50,11 +65,18 @@ func newMixed(t *testing.T, protocol string, opts cluster.Options) *mixed {
 	})
 	peer := startNodePeer(t)
 	m := &mixed{redis: gc.redis, peer: peer, gc: gc, nodeIDs: map[string]string{}}
+	server := map[string]any{"protocol": protocol, "options": nodeOpts}
+	if rc != nil {
+		server["cluster"] = rc.Addrs()
+	} else {
+		redisURL = gc.redis.URL()
+		server["redis"] = redisURL
+	}
 	var started struct {
 		Port int    `json:"port"`
 		UID  string `json:"uid"`
 	}
-	peer.must("server", map[string]any{"redis": gc.redis.URL(), "protocol": protocol}, &started)
+	peer.must("server", server, &started)
 	m.nodeUID = started.UID
 	nodeURL := "http://127.0.0.1:" + itoa(started.Port)
 	for _, c := range []struct{ name, url, room string }{{"nc", nodeURL, "rn"}, {"ngc", gc.nodes[0].url, "r0"}} {
@@ -65,6 +87,12 @@ func newMixed(t *testing.T, protocol string, opts cluster.Options) *mixed {
 			t.Fatal(err)
 		}
 	}
+	// The Node.js node subscribes to the channel of a room it creates
+	// after the join is answered: wait for it.
+	if protocol == "sharded" && nodeOpts["subscriptionMode"] != "static" {
+		waitShardSubscribers(t, redisURL, "socket.io#/#rn#", 1)
+	}
+	gc.waitSubscribed(t)
 	// Every node counts the others: the Node.js node has subscribed.
 	deadline := time.Now().Add(waitFor)
 	for {
@@ -114,7 +142,22 @@ func (m *mixed) barrier(t *testing.T, want map[string]int) map[string][]string {
 
 func TestInteropClassicBroadcasts(t *testing.T) {
 	checkLeaks(t)
-	m := newMixed(t, "classic", cluster.Options{})
+	testInteropBroadcasts(t, newMixed(t, "classic", cluster.Options{}))
+}
+
+// The reference's sharded adapter in its dynamic and static modes.
+func TestInteropShardedBroadcasts(t *testing.T) {
+	for _, mode := range []cluster.SubscriptionMode{cluster.DynamicRooms, cluster.StaticChannels} {
+		t.Run(mode.String(), func(t *testing.T) {
+			checkLeaks(t)
+			m := newMixedWith(t, "sharded", map[string]any{"subscriptionMode": mode.String()},
+				cluster.Options{Protocol: cluster.Sharded, SubscriptionMode: mode})
+			testInteropBroadcasts(t, m)
+		})
+	}
+}
+
+func testInteropBroadcasts(t *testing.T, m *mixed) {
 	gn := m.gc.nsp
 	must := func(err error) {
 		t.Helper()
@@ -175,7 +218,35 @@ type fetchedSocket struct {
 
 func TestInteropClassicRequests(t *testing.T) {
 	checkLeaks(t)
-	m := newMixed(t, "classic", cluster.Options{})
+	testInteropRequests(t, newMixed(t, "classic", cluster.Options{}), false)
+}
+
+func TestInteropShardedRequests(t *testing.T) {
+	for _, mode := range []cluster.SubscriptionMode{cluster.DynamicRooms, cluster.StaticChannels} {
+		t.Run(mode.String(), func(t *testing.T) {
+			checkLeaks(t)
+			m := newMixedWith(t, "sharded", map[string]any{"subscriptionMode": mode.String()},
+				cluster.Options{Protocol: cluster.Sharded, SubscriptionMode: mode})
+			testInteropRequests(t, m, true)
+		})
+	}
+}
+
+// The reference's sharded adapter on a Redis Cluster of three masters,
+// with a Go cluster on the same.
+func TestInteropShardedRedisCluster(t *testing.T) {
+	rc := peertest.StartRedisCluster(t, 3)
+	t.Run("Broadcasts", func(t *testing.T) {
+		checkLeaks(t)
+		testInteropBroadcasts(t, newMixedOn(t, rc, "sharded", nil, cluster.Options{Protocol: cluster.Sharded}))
+	})
+	t.Run("Requests", func(t *testing.T) {
+		checkLeaks(t)
+		testInteropRequests(t, newMixedOn(t, rc, "sharded", nil, cluster.Options{Protocol: cluster.Sharded}), true)
+	})
+}
+
+func testInteropRequests(t *testing.T, m *mixed, sharded bool) {
 	ctx := ctxT(t)
 	go0, go1 := m.gc.clients[0], m.gc.clients[1]
 
@@ -247,6 +318,7 @@ func TestInteropClassicRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(s) == 2 { // go0 and ngc, both on Go node 0
+			m.gc.waitSubscribed(t)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -258,16 +330,18 @@ func TestInteropClassicRequests(t *testing.T) {
 	go0.waitEvent(`e "to joined-from-node"`)
 	m.peer.waitClientEvent("ngc", `e "to joined-from-node"`)
 
-	// allRooms both ways.
-	var nodeRooms []string
-	m.peer.must("allRooms", nil, &nodeRooms)
-	rooms, err := m.gc.nsp(0).Adapter().AllRooms(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []string{"r0", "r1", "rn", "joined-from-go", "joined-from-node", go1.id(), m.nodeIDs["nc"]} {
-		if !slices.Contains(nodeRooms, r) || !slices.Contains(rooms, r) {
-			t.Errorf("room %q: in Node's allRooms %v, in Go's %v", r, slices.Contains(nodeRooms, r), slices.Contains(rooms, r))
+	// allRooms both ways (the sharded protocol has no such request).
+	if !sharded {
+		var nodeRooms []string
+		m.peer.must("allRooms", nil, &nodeRooms)
+		rooms, err := m.gc.nsp(0).Adapter().AllRooms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"r0", "r1", "rn", "joined-from-go", "joined-from-node", go1.id(), m.nodeIDs["nc"]} {
+			if !slices.Contains(nodeRooms, r) || !slices.Contains(rooms, r) {
+				t.Errorf("room %q: in Node's allRooms %v, in Go's %v", r, slices.Contains(nodeRooms, r), slices.Contains(rooms, r))
+			}
 		}
 	}
 	var count int
@@ -293,7 +367,13 @@ func TestInteropClassicRequests(t *testing.T) {
 		from = append(from, v.From)
 		if v.From == "node" {
 			js, _ := json.Marshal(v.Got)
-			if string(js) != `["from go",{"data":[7],"type":"Buffer"}]` {
+			// JSON carries a Buffer as Node writes it; the sharded
+			// protocol switches to MessagePack for binary.
+			want := `["from go",{"data":[7],"type":"Buffer"}]`
+			if sharded {
+				want = `["from go",{"$bin":"07"}]`
+			}
+			if string(js) != want {
 				t.Errorf("node got %s", js)
 			}
 		}

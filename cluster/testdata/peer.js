@@ -80,10 +80,24 @@ const commands = {
   // adapter: m.protocol "classic" (createAdapter) or "sharded".
   async server(m) {
     const { Server } = require("socket.io");
-    pubClient = await redisClient(m.redis);
-    subClient = pubClient.duplicate();
-    subClient.on("error", (err) => out("redis-error", { message: String(err) }));
-    await subClient.connect();
+    if (m.cluster) {
+      // A Redis Cluster: m.cluster lists the nodes' host:port.
+      const { createCluster } = require("redis");
+      const make = () => {
+        const c = createCluster({ rootNodes: m.cluster.map((a) => ({ url: "redis://" + a })) });
+        c.on("error", (err) => out("redis-error", { message: String(err) }));
+        return c;
+      };
+      pubClient = make();
+      subClient = make();
+      await pubClient.connect();
+      await subClient.connect();
+    } else {
+      pubClient = await redisClient(m.redis);
+      subClient = pubClient.duplicate();
+      subClient.on("error", (err) => out("redis-error", { message: String(err) }));
+      await subClient.connect();
+    }
     let adapter;
     if (m.protocol === "sharded") {
       const { createShardedAdapter } = require("@socket.io/redis-adapter");
