@@ -80,6 +80,9 @@ func startBrowser(t *testing.T) *browser {
 		t.Fatal(err)
 	}
 	dieWithParent(cmd)
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
 	cmd.SysProcAttr.Setpgid = true // its helpers too are stopped by the group's id
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -495,6 +498,42 @@ func TestPageInBrowser(t *testing.T) {
 			}
 			ph.await(t, "the ack on a phone", 20*time.Second, func(s pageState) bool { return len(s.Acks) >= 1 })
 			ph.screenshot(t, filepath.Join(dir, "page-"+mode.name+"-phone.png"))
+		})
+	}
+}
+
+// TestPageReconnects stops the server under the page and starts another
+// on the same port: in both modes the page shows the loss, reconnects by
+// itself to the new server, and its seq-num starts again.
+func TestPageReconnects(t *testing.T) {
+	b := startBrowser(t)
+	for _, mode := range []struct{ name, query string }{{"js", "/"}, {"go", "/?client=go"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := []string{"-host", "127.0.0.1", "-port", "0", "-seq-interval", "100", "-broadcast-interval", "100"}
+			first := startDemoProc(t, args)
+			p := b.newPage(t, 1024, 768, false)
+			p.navigate(t, first.url+mode.query)
+			s := p.await(t, "connected", 5*time.Minute, func(s pageState) bool {
+				return s.Status == "connected" && s.Seq >= 3 && s.Worker != nil
+			})
+			pid := s.Worker.PID
+			if rest := first.stop(t, syscall.SIGTERM); len(rest) != 1 {
+				t.Errorf("server output: %q", rest)
+			}
+			p.await(t, "the loss", 20*time.Second, func(s pageState) bool { return s.Status != "connected" })
+			port := first.url[strings.LastIndexByte(first.url, ':')+1:]
+			args[3] = port
+			second := startDemoProc(t, args)
+			if second.url != first.url {
+				t.Fatalf("the second server is at %s, not %s", second.url, first.url)
+			}
+			s = p.await(t, "reconnected to the second server", 30*time.Second, func(s pageState) bool {
+				return s.Status == "connected" && s.Worker != nil && s.Worker.PID != pid && s.Seq >= 1
+			})
+			if s.Gaps != 0 {
+				t.Errorf("%d seq-num gaps across the reconnection", s.Gaps)
+			}
+			second.stop(t, syscall.SIGTERM)
 		})
 	}
 }

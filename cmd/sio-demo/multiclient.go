@@ -22,16 +22,17 @@ import (
 
 // clientConfig is what "sio-demo client" runs.
 type clientConfig struct {
-	URL        string        `json:"url"`
-	Sessions   int           `json:"sessions"`
-	Transport  string        `json:"transport"` // polling, websocket, upgrade or mixed
-	Rate       float64       `json:"rate"`      // c2s-events per second per session
-	Duration   time.Duration `json:"duration_ns"`
-	Dialers    int           `json:"dialers"`
-	AckTimeout time.Duration `json:"ack_timeout_ns"`
-	JSON       bool          `json:"-"`
-	Progress   string        `json:"-"` // auto, on, off
-	onConnect  func()        // tests: called after each session's connect
+	URL        string           `json:"url"`
+	Sessions   int              `json:"sessions"`
+	Transport  string           `json:"transport"` // polling, websocket, upgrade or mixed
+	Rate       float64          `json:"rate"`      // c2s-events per second per session
+	Duration   time.Duration    `json:"duration_ns"`
+	Dialers    int              `json:"dialers"`
+	AckTimeout time.Duration    `json:"ack_timeout_ns"`
+	JSON       bool             `json:"-"`
+	Progress   string           `json:"-"` // auto, on, off
+	onConnect  func()           // tests: called after each session's connect
+	onStart    func([]*session) // tests: the sessions, once made
 }
 
 func defaultClientConfig() clientConfig {
@@ -361,6 +362,23 @@ func (ss *session) onS2C(e *transport.ClientEvent) {
 	o.Last = max(o.Last, ev.N)
 }
 
+// snapshot is the session's figures now (without latency samples).
+func (ss *session) snapshot() sessionStats {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	st := ss.st
+	st.lat = nil
+	st.Transport = ss.c.Transport()
+	st.Up = ss.up.Load()
+	st.S2C = make(map[string]*originStat, len(ss.st.S2C))
+	for k, o := range ss.st.S2C {
+		c := *o
+		c.seen = nil
+		st.S2C[k] = &c
+	}
+	return st
+}
+
 // sendLoop sends c2s-event at rate while the session is up.
 func (ss *session) sendLoop(ctx context.Context, rate float64) {
 	if rate <= 0 {
@@ -453,6 +471,9 @@ func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*cli
 			return nil, err
 		}
 		sessions[i] = s
+	}
+	if cfg.onStart != nil {
+		cfg.onStart(sessions)
 	}
 	start := time.Now()
 	stopProgress := startProgress(progress, cfg, tt, start)
