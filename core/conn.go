@@ -40,6 +40,25 @@ type Conn struct {
 	// routes are the namespaces of this connection that a Forwarder serves
 	// elsewhere (forward.go), under mu.
 	routes map[string]Route
+
+	runner func(fn func()) // set by the adapter before any input; see SetRunner
+}
+
+// SetRunner has the adapter start the runners of this connection's sockets
+// with r instead of Config.Go, so that the transport can run a turn on its
+// reader when the turn comes from the input it just handed in, and hand
+// reading to a new goroutine if the turn blocks (see package transport).
+// r has Config.Go's contract: it must not block its caller, and fn must
+// run on some goroutine. Call it before the first input.
+func (c *Conn) SetRunner(r func(fn func())) { c.runner = r }
+
+// run starts a socket's runner.
+func (c *Conn) run(fn func()) {
+	if c.runner != nil {
+		c.runner(fn)
+		return
+	}
+	c.srv.run(fn)
 }
 
 // ReadPaused returns nil when the adapter may read the next input, or a
@@ -281,13 +300,21 @@ func (c *Conn) admit(s *Socket, asked string) {
 		s.life.Unlock()
 		return
 	}
-	b, _ := json.Marshal(connectAnswer{SID: s.id})
-	ans := sio.Packet{Type: sio.Connect, Namespace: nsp.name, Data: b}
-	_ = c.sendPacket(&ans, false)
-	s.accepted.Store(true)
-	s.state.Store(stateConnected)
+	// In its namespace and its room first, still pending, so that
+	// broadcasts pass it by (MemoryAdapter.apply); then its answer is
+	// queued and it is marked connected under the session's lock. So no
+	// event reaches the client before its answer, and every broadcast
+	// made once the client can have the answer reaches it, as in the
+	// reference, where both happen in one step.
 	nsp.add(s)
 	nsp.adapter.AddAll(s.id, []string{s.id})
+	b, _ := json.Marshal(connectAnswer{SID: s.id})
+	ans := sio.Packet{Type: sio.Connect, Namespace: nsp.name, Data: b}
+	var one [1]eio.Packet
+	_ = c.sendThen(func() {
+		s.accepted.Store(true)
+		s.state.Store(stateConnected)
+	}, sio.AppendFrames(one[:0], &ans)...)
 	s.life.Unlock()
 	c.mu.Lock()
 	c.connectBy = time.Time{}

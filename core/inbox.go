@@ -93,7 +93,7 @@ func (s *Socket) enqueue(t task) {
 		s.conn.pauseReads(1)
 	}
 	if start {
-		s.nsp.srv.run(s.drainFn)
+		s.conn.run(s.drainFn)
 	}
 }
 

@@ -26,6 +26,11 @@ type router struct {
 	drivers map[string]*transport.Driver
 	closing bool
 	wg      sync.WaitGroup // one per live driver
+
+	// run and track give the drivers the Server's goroutines for
+	// application code (nil for a raw Engine: the transport's defaults).
+	run   func(fn func())
+	track func(delta int)
 }
 
 func newRouter(cfg config, f connFactory) *router {
@@ -146,6 +151,8 @@ func (rt *router) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 		Clock:      cfg.Clock,
 		MaxPayload: cfg.MaxHTTPBufferSize,
 		Logger:     cfg.Logger,
+		Go:         rt.run,
+		Track:      rt.track,
 		OnDone: func() {
 			rt.mu.Lock()
 			delete(rt.drivers, sid)

@@ -51,6 +51,7 @@ func New(opts Options) *Server {
 		}
 		return s.Server.NewConn(t, hs, now, wake)
 	})
+	s.rt.run, s.rt.track = s.spawn, s.handlers.Add
 	return s
 }
 

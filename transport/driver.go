@@ -48,6 +48,12 @@ type Options struct {
 	// closed, its output flushed or abandoned, its goroutines ended.
 	OnDone func()
 	Logger *slog.Logger
+	// Go runs application code (a session's turns) on a goroutine of its
+	// own; default go fn(). Track counts a goroutine that became one
+	// running application code (+1) or stopped being one (-1), for an
+	// adapter that waits for them; default none. See turns.go.
+	Go    func(fn func())
+	Track func(delta int)
 }
 
 func (o *Options) defaults() {
@@ -62,6 +68,12 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Go == nil {
+		o.Go = func(fn func()) { go fn() }
+	}
+	if o.Track == nil {
+		o.Track = func(int) {}
 	}
 }
 
@@ -102,6 +114,7 @@ type Driver struct {
 	ended  chan struct{}
 	wg     sync.WaitGroup           // goroutines of the driver
 	writer atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
+	turns  turns                    // application code run by the reader (turns.go)
 }
 
 // NewDriver makes a driver; Attach its session before serving requests.
@@ -117,6 +130,9 @@ func NewDriver(opts Options) *Driver {
 
 // Attach binds the session and arms its timer.
 func (d *Driver) Attach(c Conn) {
+	if r, ok := c.(turnRunner); ok {
+		r.SetRunner(d.runTurn)
+	}
 	d.mu.Lock()
 	d.conn = c
 	d.timer = time.AfterFunc(time.Hour, d.tick)

@@ -70,24 +70,33 @@ func (d *Driver) ServeWebSocket(ws *WebSocket) {
 	d.ws, d.wsConn = true, ws.ws
 	d.mu.Unlock()
 	w := d.startWriting(ws)
-	d.readLoop(ws, w)
-	w.start()
-	<-w.done
-	d.finish()
+	d.readLoop(ws, w, func() {
+		w.start()
+		<-w.done
+		d.finish()
+	})
 }
 
-func (d *Driver) readLoop(sock *WebSocket, w *wsWriter) {
+// readLoop reads sock into the session until it ends, then runs end, on
+// whichever goroutine is the reader by then: a turn that the reader ran
+// and that blocked hands reading to a new goroutine (turns.go).
+func (d *Driver) readLoop(sock *WebSocket, w *wsWriter, end func()) {
+	d.turns.mu.Lock()
+	d.turns.resume = func() { d.readLoop(sock, w, end) }
+	d.turns.mu.Unlock()
 	// This loop is where an idle session's goroutine waits: keep its frame
 	// small, so that the runtime can shrink the goroutine's stack.
 	for {
 		sock.waitReadable()
-		if !d.readOne(sock) {
-			return
+		ok, ready := d.readOne(sock)
+		if len(ready) > 0 && !d.runInline(ready) {
+			return // handed off: the new reader ends the session
 		}
-		if !d.waitRoom(w.done) {
-			return
+		if !ok || !d.waitRoom(w.done) {
+			break
 		}
 	}
+	end()
 }
 
 // readPauser is the optional interface of a session whose handlers may
@@ -122,10 +131,10 @@ func (d *Driver) waitRoom(end <-chan struct{}) bool {
 }
 
 // readOne reads one message into the session; false once the WebSocket has
-// ended.
+// ended. ready are the turns the message made ready, for the reader to run.
 //
 //go:noinline
-func (d *Driver) readOne(sock *WebSocket) bool {
+func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
 	c, ws := d.conn, sock.ws
 	data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
 	if err != nil {
@@ -141,13 +150,15 @@ func (d *Driver) readOne(sock *WebSocket) bool {
 			}
 		}
 		d.Wake()
-		return false
+		return false, nil
 	}
+	d.beginInput()
 	_ = c.HandleFrame(d.opts.Clock(), data, binary)
+	ready = d.endInput()
 	if c.Closed() {
 		d.Wake()
 	}
-	return true
+	return true, ready
 }
 
 // readFailure tells a read that failed because of what the peer sent (a
@@ -382,9 +393,10 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 	}
 	w := d.startWriting(sock)
 	d.Wake()
-	d.readLoop(sock, w)
-	w.start()
-	<-w.done
-	d.wg.Wait()
-	d.finish()
+	d.readLoop(sock, w, func() {
+		w.start()
+		<-w.done
+		d.wg.Wait()
+		d.finish()
+	})
 }
