@@ -214,7 +214,8 @@ func (a *MemoryAdapter) Sockets(rooms []string) []string {
 }
 
 // Apply calls fn for each local socket matching opts. fn must not join or
-// leave rooms: collect first when that is needed.
+// leave rooms: collect first when that is needed. A socket still being
+// admitted (see Conn.admit) or already leaving is left out.
 func (a *MemoryAdapter) Apply(opts *BroadcastOptions, fn func(*Socket)) { a.apply(opts, fn) }
 
 func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
@@ -230,7 +231,7 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	}
 	if len(opts.Rooms) == 0 {
 		a.nsp.eachSocket(func(s *Socket) {
-			if !except(s.id) {
+			if s.Connected() && !except(s.id) {
 				fn(s)
 			}
 		})
@@ -251,7 +252,7 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 			if except(id) {
 				continue
 			}
-			if s := a.nsp.socket(id); s != nil {
+			if s := a.nsp.socket(id); s != nil && s.Connected() {
 				fn(s)
 			}
 		}

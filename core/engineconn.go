@@ -199,6 +199,20 @@ func (c *EngineConn) Send(volatile bool, pkts ...eio.Packet) error {
 	return err
 }
 
+// sendThen is Send of pkts (never volatile) that runs then under the same
+// lock, after queueing: whoever takes the output after pkts, or sends
+// after, sees what then did.
+func (c *EngineConn) sendThen(then func(), pkts ...eio.Packet) error {
+	c.mu.Lock()
+	err := c.sess.Send(false, pkts...)
+	then()
+	c.unlock()
+	if err != eio.ErrQueueFull {
+		c.wake()
+	}
+	return err
+}
+
 // Close closes the session for reason r. The handler's OnClose runs when
 // the adapter next calls HandleTimeout, which the wake asks for.
 func (c *EngineConn) Close(r eio.Reason) {
