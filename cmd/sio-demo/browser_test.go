@@ -537,3 +537,63 @@ func TestPageReconnects(t *testing.T) {
 		})
 	}
 }
+
+// TestPageOnCluster loads the page from three workers sharing a port with
+// the cluster bus: the page connects over WebSocket from the start, names
+// the worker that answered, and counts the clients of every worker.
+func TestPageOnCluster(t *testing.T) {
+	if !reusePortSupported {
+		t.Skip("several processes on one port need SO_REUSEPORT (Linux)")
+	}
+	b := startBrowser(t)
+	redis := peertest.StartRedis(t)
+	srv := startDemoProc(t, []string{"-host", "127.0.0.1", "-port", "0", "-seq-interval", "200", "-broadcast-interval", "250"},
+		"WEB_CONCURRENCY=3", "REDIS_URL="+redis.URL())
+	// Other clients, on whichever workers the kernel picks.
+	cfg := defaultClientConfig()
+	cfg.URL, cfg.Sessions, cfg.Transport, cfg.Rate, cfg.Duration = srv.url, 12, "websocket", 0, 0
+	connected := make(chan struct{}, cfg.Sessions)
+	cfg.onConnect = func() { connected <- struct{}{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := runClients(ctx, cfg, nil)
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("client: %v", err)
+		}
+	}()
+	for range cfg.Sessions {
+		select {
+		case <-connected:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the clients did not connect within 30s")
+		}
+	}
+	for _, mode := range []struct{ name, query string }{{"js", "/"}, {"go", "/?client=go"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			p := b.newPage(t, 1280, 860, false)
+			p.navigate(t, srv.url+mode.query)
+			s := p.await(t, "every worker's broadcasts and the cluster's count", 5*time.Minute, func(s pageState) bool {
+				return s.Status == "connected" && s.Worker != nil && s.Clients != nil && *s.Clients >= cfg.Sessions+1 && s.S2C >= 9
+			})
+			if s.Transport != "websocket" || s.UpgradedAt != 0 {
+				t.Errorf("transport %q, upgraded at %v: want websocket from the start", s.Transport, s.UpgradedAt)
+			}
+			if w := p.text(t, "worker"); !strings.HasPrefix(w, "worker "+strconv.Itoa(s.Worker.Worker)+" · pid "+strconv.Itoa(s.Worker.PID)) || !strings.HasSuffix(w, "(of 3)") {
+				t.Errorf("the page says %q", w)
+			}
+			if err := p.eval(t, `document.getElementById("send").click()`, nil); err != nil {
+				t.Fatal(err)
+			}
+			s = p.await(t, "the ack", 20*time.Second, func(s pageState) bool { return len(s.Acks) >= 1 })
+			if a := s.Acks[0]; a.Error != "" || a.Worker != s.Worker.Worker {
+				t.Errorf("ack %+v from worker %d", a, s.Worker.Worker)
+			}
+			p.screenshot(t, filepath.Join(screenshotDir(t), "page-"+mode.name+"-cluster.png"))
+		})
+	}
+}

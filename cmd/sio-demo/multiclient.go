@@ -585,14 +585,14 @@ func (r *clientReport) writeText(w io.Writer) {
 	if r.Acked > 0 {
 		fmt.Fprintf(tw, "  ack latency\tp50 %.2f ms\tp99 %.2f ms, max %.2f ms\n", r.AckP50ms, r.AckP99ms, r.AckMaxms)
 	}
+	tw.Flush()
 	if len(r.ByWorker) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(r.ByWorker) {
 			parts = append(parts, fmt.Sprintf("%s: %d", k, r.ByWorker[k]))
 		}
-		fmt.Fprintf(tw, "  sessions by worker\t%s\t\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  sessions by worker at the end: %s\n", strings.Join(parts, ", "))
 	}
-	tw.Flush()
 }
 
 // startProgress prints a progress line to w every half second until

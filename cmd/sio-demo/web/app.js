@@ -184,8 +184,9 @@ async function main() {
   setInterval(() => {
     const now = performance.now();
     while (arrivals.length && arrivals[0] < now - 5000) arrivals.shift();
-    const span = state.connectedAt ? Math.min(5, (Date.now() - state.connectedAt) / 1000) : 5;
-    state.s2cRate = span > 0.5 ? arrivals.length / span : 0;
+    // Over the last 5 s, or since the connect when that is shorter.
+    const span = state.connectedAt ? Math.max(0.25, Math.min(5, (Date.now() - state.connectedAt) / 1000)) : 5;
+    state.s2cRate = arrivals.length / span;
     $("s2c-rate").textContent = state.s2cRate.toFixed(1);
   }, 500);
 
