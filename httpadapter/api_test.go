@@ -28,6 +28,10 @@ package httpadapter_test
 //     packet silently and never calls the ack back.
 //   - OnAnyOutgoing sees a broadcast's arguments as their wire form (each
 //     an Args element), not the values given to Emit.
+//   - A client may see its connect before the connection handlers have
+//     run: they run after the answer, on the socket's goroutine, and may
+//     block. The reference runs synchronous ones before it handles any
+//     other input. A socket's events are handled after them (settled).
 
 import (
 	"bufio"
