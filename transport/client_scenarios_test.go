@@ -496,7 +496,7 @@ func TestClientScenario_Namespaces(t *testing.T) {
 		})
 		reasons := make(chan string, 8)
 		for _, x := range []*transport.ClientSocket{root, admin, dsock} {
-			x.OnDisconnect(func(r string) { reasons <- x.Namespace() + " " + r })
+			x.OnDisconnect(func(r string) { offer(reasons, x.Namespace()+" "+r) })
 		}
 		// All four join at once, as one batch.
 		errs := make(chan error, 4)
@@ -912,7 +912,7 @@ func TestClientScenario_HeartbeatServerDetects(t *testing.T) {
 			t.Cleanup(fw.close) // before the client's Close
 			s := c.Socket("/", nil)
 			reasons := make(chan string, 1)
-			s.OnDisconnect(func(r string) { reasons <- r })
+			s.OnDisconnect(func(r string) { offer(reasons, r) })
 			if err := s.Connect(ctxT(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -960,7 +960,7 @@ func TestClientScenario_HeartbeatClientDetects(t *testing.T) {
 				at     time.Time
 			}
 			discs := make(chan disc, 1)
-			s.OnDisconnect(func(r string) { discs <- disc{r, time.Now()} })
+			s.OnDisconnect(func(r string) { offer(discs, disc{r, time.Now()}) })
 			if err := s.Connect(ctxT(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -1050,7 +1050,7 @@ func TestClientScenario_Restart(t *testing.T) {
 				_ = s.Timeout(5*time.Second).EmitAck("hello", func(a core.Args, err error) { acks <- ack{k, a, err} }, k)
 			})
 			reasons := make(chan string, 4)
-			s.OnDisconnect(func(r string) { reasons <- r })
+			s.OnDisconnect(func(r string) { offer(reasons, r) })
 			reconnects := make(chan int, 1)
 			c.Manager().OnReconnect(func(attempts int) { reconnects <- attempts })
 			if err := s.Connect(ctxT(t)); err != nil {

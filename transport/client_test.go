@@ -133,6 +133,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// offer sends v on ch unless ch is full: a handler that reports must not
+// block the client's goroutines (or Close, in a cleanup) once the test has
+// stopped reading.
+func offer[T any](ch chan<- T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
+
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
@@ -360,7 +370,7 @@ func TestClient_Disconnects(t *testing.T) {
 		_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
 			for _, nsp := range []string{"/", "/a"} {
 				srv.Of(nsp).OnConnection(func(s *core.Socket) {
-					s.OnDisconnect(func(r string) { serverReasons <- nsp + " " + r })
+					s.OnDisconnect(func(r string) { offer(serverReasons, nsp+" "+r) })
 					s.On("kick me", func(*core.Event) { kick <- s })
 				})
 			}
@@ -369,8 +379,8 @@ func TestClient_Disconnects(t *testing.T) {
 		s := c.Socket("/", nil)
 		a := c.Socket("/a", nil)
 		reasons := make(chan string, 4)
-		s.OnDisconnect(func(r string) { reasons <- "/ " + r })
-		a.OnDisconnect(func(r string) { reasons <- "/a " + r })
+		s.OnDisconnect(func(r string) { offer(reasons, "/ "+r) })
+		a.OnDisconnect(func(r string) { offer(reasons, "/a "+r) })
 		for _, x := range []*transport.ClientSocket{s, a} {
 			if err := x.Connect(ctxT(t)); err != nil {
 				t.Fatal(err)
@@ -415,7 +425,7 @@ func TestClient_DisconnectFlushes(t *testing.T) {
 		serverReasons := make(chan string, rounds)
 		_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
 			srv.Of("/").OnConnection(func(s *core.Socket) {
-				s.OnDisconnect(func(r string) { serverReasons <- r })
+				s.OnDisconnect(func(r string) { offer(serverReasons, r) })
 			})
 		})
 		c := dial(t, ts.URL, md, nil)
@@ -506,7 +516,7 @@ func TestClient_Reconnect(t *testing.T) {
 			reasons := make(chan string, 8)
 			for _, x := range []*transport.ClientSocket{s, admin} {
 				x.OnConnect(func() { connects <- x.Namespace() })
-				x.OnDisconnect(func(r string) { reasons <- x.Namespace() + " " + r })
+				x.OnDisconnect(func(r string) { offer(reasons, x.Namespace()+" "+r) })
 				if err := x.Connect(ctxT(t)); err != nil {
 					t.Fatal(err)
 				}
@@ -630,7 +640,7 @@ func TestClient_PingTimeout(t *testing.T) {
 			c := dial(t, ts.URL, md, &transport.ClientOptions{Reconnection: transport.Bool(false)})
 			s := c.Socket("/", nil)
 			reasons := make(chan string, 1)
-			s.OnDisconnect(func(r string) { reasons <- r })
+			s.OnDisconnect(func(r string) { offer(reasons, r) })
 			start := time.Now()
 			if err := s.Connect(ctxT(t)); err != nil {
 				t.Fatal(err)
@@ -651,7 +661,7 @@ func TestClient_HeartbeatKeepsConnection(t *testing.T) {
 		c := dial(t, ts.URL, md, nil)
 		s := c.Socket("/", nil)
 		reasons := make(chan string, 1)
-		s.OnDisconnect(func(r string) { reasons <- r })
+		s.OnDisconnect(func(r string) { offer(reasons, r) })
 		if err := s.Connect(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -661,7 +671,12 @@ func TestClient_HeartbeatKeepsConnection(t *testing.T) {
 		case <-time.After(500 * time.Millisecond):
 		}
 		if _, err := s.EmitWithAck(ctxT(t), "echo"); err != nil {
-			t.Fatal(err)
+			select {
+			case r := <-reasons:
+				t.Fatalf("%v: disconnected: %s", err, r)
+			default:
+				t.Fatal(err)
+			}
 		}
 	})
 }
@@ -677,7 +692,7 @@ func TestClient_MaxPayload(t *testing.T) {
 			c := dial(t, ts.URL, md, &transport.ClientOptions{MaxPayload: 2000, Reconnection: transport.Bool(false)})
 			s := c.Socket("/", nil)
 			reasons := make(chan string, 1)
-			s.OnDisconnect(func(r string) { reasons <- r })
+			s.OnDisconnect(func(r string) { offer(reasons, r) })
 			if err := s.Connect(ctxT(t)); err != nil {
 				t.Fatal(err)
 			}
