@@ -34,15 +34,18 @@ type turns struct {
 	mu      sync.Mutex
 	reading bool     // the reader is handing in a message
 	ready   []func() // turns that message made ready
-
-	// The reader running a turn inline: state says who reads next.
-	state   atomic.Int32 // inlineRunning, inlineDone, inlineHandedOff
 	handoff *time.Timer
-	resume  func() // reading again, on a new goroutine; under mu
+	resume  func() // reading again, on a new goroutine
+
+	// run says who reads after the turn the reader is running: the
+	// run's number times 4 plus its state. Only the reader starts a run,
+	// and once a run is handed off its old reader never touches the
+	// driver's turns again.
+	run atomic.Uint64
 }
 
 const (
-	inlineRunning int32 = iota
+	inlineRunning uint64 = iota
 	inlineDone
 	inlineHandedOff
 )
@@ -79,37 +82,52 @@ func (d *Driver) endInput() []func() {
 	return ready
 }
 
+// setResume records how a new goroutine reads on after a hand-off.
+func (d *Driver) setResume(resume func()) {
+	d.turns.mu.Lock()
+	d.turns.resume = resume
+	d.turns.mu.Unlock()
+}
+
 // runInline runs the first turn on the reader and starts the others on
 // goroutines of their own. It reports whether the reader is still the
 // reader: false when the turn ran past inlineHandoff and t.resume took over
-// reading, in which case the caller must return.
+// reading, in which case the caller must return at once.
 func (d *Driver) runInline(ready []func()) bool {
 	for _, fn := range ready[1:] {
 		d.opts.Go(fn)
 	}
 	t := &d.turns
-	t.state.Store(inlineRunning)
+	run := (t.run.Load()/4 + 1) * 4
+	t.run.Store(run | inlineRunning)
+	t.mu.Lock()
 	if t.handoff == nil {
 		t.handoff = time.AfterFunc(inlineHandoff, d.handOff)
 	} else {
 		t.handoff.Reset(inlineHandoff)
 	}
+	t.mu.Unlock()
 	ready[0]()
-	t.handoff.Stop()
-	if t.state.CompareAndSwap(inlineRunning, inlineDone) {
-		return true
+	if !t.run.CompareAndSwap(run|inlineRunning, run|inlineDone) {
+		// Reading went on without us: this goroutine was counted as
+		// application code when it was handed off.
+		d.opts.Track(-1)
+		return false
 	}
-	// Reading went on without us: this goroutine was counted as
-	// application code when it was handed off.
-	d.opts.Track(-1)
-	return false
+	t.mu.Lock()
+	t.handoff.Stop()
+	t.mu.Unlock()
+	return true
 }
 
 // handOff fires when a turn run by the reader is still running: a new
-// goroutine reads on, and the old one is counted as application code.
+// goroutine reads on, and the old one is counted as application code. A
+// late firing that finds a later run hands that one off early, which costs
+// a goroutine and nothing else.
 func (d *Driver) handOff() {
 	t := &d.turns
-	if !t.state.CompareAndSwap(inlineRunning, inlineHandedOff) {
+	cur := t.run.Load()
+	if cur%4 != inlineRunning || !t.run.CompareAndSwap(cur, cur-inlineRunning+inlineHandedOff) {
 		return
 	}
 	d.opts.Track(1)
