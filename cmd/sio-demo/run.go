@@ -323,7 +323,7 @@ func startWorker(ctx context.Context, exe string, cfg demoConfig, n int, stderr 
 		"-concurrency", strconv.Itoa(cfg.Concurrency), "-redis", cfg.RedisURL,
 		"-seq-interval", strconv.FormatInt(cfg.SeqInterval.Milliseconds(), 10),
 		"-broadcast-interval", strconv.FormatInt(cfg.BcastInterval.Milliseconds(), 10),
-		"-transports", cfg.Transports, "-quiet",
+		"-transports", cfg.Transports,
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), workerEnv+"="+strconv.Itoa(n), subprocessEnv+"=1")

@@ -22,8 +22,7 @@ type demoConfig struct {
 	RedisURL      string        // the cluster bus; "" for the in-memory adapter
 	SeqInterval   time.Duration // per-client seq-num
 	BcastInterval time.Duration // s2c-event broadcast
-	Transports    string        // "auto", "websocket" or "polling,websocket"
-	Quiet         bool          // no banner (workers, tests)
+	Transports    string        // "auto", "websocket", "polling" or "polling,websocket"
 }
 
 // setting is one flag and the variable that gives its default.
@@ -51,7 +50,10 @@ cluster every -broadcast-interval; "c2s-event" from a client is answered
 with an ack {worker, n, t}.
 
 Endpoints: / the live page (/?client=go runs sio's Go client compiled to
-WebAssembly), /socket.io/ Socket.IO, /healthz, /metrics (Prometheus text).
+WebAssembly, built with the local go command on the first request),
+/socket.io/ Socket.IO, /healthz, /metrics (Prometheus text format). With
+several workers, /healthz and /metrics answer from the worker that took
+the connection, and every metric carries its worker="N" label.
 
 Several processes on one port: the kernel hands each new TCP connection
 to any of the workers (SO_REUSEPORT). A polling session is a series of
@@ -81,7 +83,6 @@ func parseDemoFlags(args []string, getenv func(string) string, out io.Writer) (d
 		}
 		vals[s.flag] = fs.String(s.flag, def, s.usage)
 	}
-	quiet := fs.Bool("quiet", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			demoUsage(out)
@@ -92,7 +93,7 @@ func parseDemoFlags(args []string, getenv func(string) string, out io.Writer) (d
 	if fs.NArg() > 0 {
 		return demoConfig{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := demoConfig{Host: *vals["host"], RedisURL: *vals["redis"], Transports: *vals["transports"], Quiet: *quiet}
+	cfg := demoConfig{Host: *vals["host"], RedisURL: *vals["redis"], Transports: *vals["transports"]}
 	var err error
 	if cfg.Port, err = intSetting("port", *vals["port"], 0, 65535); err != nil {
 		return cfg, err
