@@ -51,6 +51,7 @@ type remoteLink struct {
 	link      RemoteLink
 	transport eio.Transport
 	inMu      sync.Mutex // serialises inputs, as EngineConn's
+	sendMu    sync.Mutex // orders sends with the step of sendThen, as EngineConn.mu does
 	closed    atomic.Bool
 }
 
@@ -201,7 +202,29 @@ func (l *remoteLink) send(c *Conn, frames []eio.Packet, volatile bool) error {
 	if l.closed.Load() {
 		return ErrDisconnected
 	}
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
 	return l.link.Send(frames, volatile)
+}
+
+// sendThen is EngineConn.sendThen for both kinds of connection: pkts are
+// queued (never volatile) and then runs under the lock that orders the
+// connection's sends, so a send that follows sees what then did.
+func (c *Conn) sendThen(then func(), pkts ...eio.Packet) error {
+	l := c.remote
+	if l == nil {
+		return c.EngineConn.sendThen(then, pkts...)
+	}
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	var err error
+	if l.closed.Load() {
+		err = ErrDisconnected
+	} else {
+		err = l.link.Send(pkts, false)
+	}
+	then()
+	return err
 }
 
 // socketGone tells the link when a remote connection has no socket left;

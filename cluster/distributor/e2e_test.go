@@ -127,6 +127,24 @@ func chatHandlers(nsp *core.Namespace, gone *disconnects) {
 			_ = e.Ack(ids)
 		})
 		s.On("kick", func(e *core.Event) { s.Disconnect(false) })
+		s.On("hang", func(e *core.Event) {}) // never answers
+		// Order: the numbers a client sends, as the handlers saw them,
+		// and a burst of numbered events back.
+		var counted []int
+		s.On("count", func(e *core.Event) {
+			var n int
+			_ = e.Bind(&n)
+			counted = append(counted, n) // turns of one socket run one at a time
+		})
+		s.On("counted", func(e *core.Event) { _ = e.Ack(counted) })
+		s.On("burst", func(e *core.Event) {
+			var n int
+			_ = e.Bind(&n)
+			for i := 0; i < n; i++ {
+				_ = s.Emit("tick", i)
+			}
+			_ = e.Ack(n)
+		})
 		s.On("binary", func(e *core.Event) {
 			var b []byte
 			_ = e.Bind(&b)

@@ -94,6 +94,15 @@ func (g *Gateway) WaitReady(ctx context.Context, services ...string) error {
 	})
 }
 
+// Backends lists the node ids of the live replicas of service.
+func (g *Gateway) Backends(service string) []string {
+	var out []string
+	for _, p := range g.l.livePeers(func(q *peer) bool { return q.role == roleBackend && q.service == service }) {
+		out = append(out, p.id)
+	}
+	return out
+}
+
 // Close stops forwarding new connects and leaves Redis. The routes still
 // open end with their connections: close the server after the gateway.
 func (g *Gateway) Close() error {

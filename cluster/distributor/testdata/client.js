@@ -6,6 +6,7 @@
 // leaves as JSON lines on stdout, one event per line: {"ev":..., "c":<client>}.
 //
 //   {"cmd":"connect","c":"a","url":"http://...","nsp":"/chat","auth":{...},"opts":{...}}
+//       with "mgr":"m1", the sockets of manager m1 share one connection
 //   {"cmd":"emit","c":"a","seq":1,"event":"x","args":[...],"ack":true,"timeout":2000}
 //   {"cmd":"disconnect","c":"a"}
 //   {"cmd":"drop","c":"a"}                   closes the client's Engine.IO connection
@@ -18,7 +19,7 @@
 "use strict";
 
 const readline = require("readline");
-const { io } = require("socket.io-client");
+const { io, Manager } = require("socket.io-client");
 
 function out(ev, fields) {
   process.stdout.write(JSON.stringify(Object.assign({ ev }, fields)) + "\n");
@@ -54,9 +55,22 @@ function revive(v) {
 }
 
 const clients = new Map();
+const managers = new Map();
 
 function connect(m) {
-  const s = io(m.url + (m.nsp || "/"), Object.assign({ auth: m.auth || {}, transports: ["websocket"], forceNew: true }, m.opts || {}));
+  let s;
+  if (m.mgr) {
+    // Sockets of one manager share one connection.
+    let mgr = managers.get(m.mgr);
+    if (!mgr) {
+      mgr = new Manager(m.url, Object.assign({ transports: ["websocket"] }, m.opts || {}));
+      managers.set(m.mgr, mgr);
+    }
+    s = mgr.socket(m.nsp || "/", { auth: m.auth || {} });
+    s.connect();
+  } else {
+    s = io(m.url + (m.nsp || "/"), Object.assign({ auth: m.auth || {}, transports: ["websocket"], forceNew: true }, m.opts || {}));
+  }
   clients.set(m.c, s);
   s.on("connect", () => out("connect", { c: m.c, id: s.id }));
   s.on("connect_error", (err) => out("connect_error", { c: m.c, message: err.message, data: err.data === undefined ? null : describe(err.data) }));
