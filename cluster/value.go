@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -147,84 +149,311 @@ var errTooDeep = errors.New("cluster: value nested too deeply")
 // parseJSON decodes JSON into a value. With atts non-nil, an object
 // {"_placeholder":true,"num":N} stands for the binary atts[N].
 func parseJSON(data []byte, atts [][]byte, maxDepth int) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	p := jsonParser{d: d, atts: atts, maxDepth: maxDepth}
+	p := jsonParser{buf: data, atts: atts, maxDepth: maxDepth}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("cluster: trailing data after JSON value")
+	p.ws()
+	if p.pos != len(p.buf) {
+		return nil, p.errorf("trailing data after JSON value")
 	}
 	return v, nil
 }
 
+// jsonParser reads JSON (RFC 8259) into values, keeping object keys in
+// order and integers exact.
 type jsonParser struct {
-	d        *json.Decoder
+	buf      []byte
+	pos      int
 	atts     [][]byte
 	maxDepth int
 }
 
-func (p *jsonParser) value(depth int) (any, error) {
-	tok, err := p.d.Token()
-	if err != nil {
-		return nil, err
-	}
-	return p.fromToken(tok, depth)
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("cluster: JSON at offset %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
-func (p *jsonParser) fromToken(tok json.Token, depth int) (any, error) {
-	switch t := tok.(type) {
-	case nil, bool, string:
-		return t, nil
-	case json.Number:
-		return parseNumber(string(t))
-	case json.Delim:
+func (p *jsonParser) ws() {
+	for p.pos < len(p.buf) {
+		switch p.buf[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(depth int) (any, error) {
+	p.ws()
+	if p.pos >= len(p.buf) {
+		return nil, p.errorf("unexpected end")
+	}
+	switch c := p.buf[p.pos]; {
+	case c == '{':
 		if depth >= p.maxDepth {
 			return nil, errTooDeep
 		}
-		switch t {
-		case '[':
-			arr := []any{}
-			for p.d.More() {
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			_, err := p.d.Token() // ']'
-			return arr, err
-		case '{':
-			o := &object{}
-			for p.d.More() {
-				kt, err := p.d.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				o.set(k, v)
-			}
-			if _, err := p.d.Token(); err != nil { // '}'
+		return p.object(depth)
+	case c == '[':
+		if depth >= p.maxDepth {
+			return nil, errTooDeep
+		}
+		p.pos++
+		arr := []any{}
+		p.ws()
+		if p.pos < len(p.buf) && p.buf[p.pos] == ']' {
+			p.pos++
+			return arr, nil
+		}
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
-			if p.atts != nil && len(o.keys) == 2 && o.bool("_placeholder") {
-				if n, ok := o.int("num"); ok {
-					if n < 0 || n >= int64(len(p.atts)) {
-						return nil, fmt.Errorf("cluster: placeholder %d of %d attachments", n, len(p.atts))
-					}
-					return p.atts[n], nil
-				}
+			arr = append(arr, v)
+			p.ws()
+			if p.pos >= len(p.buf) {
+				return nil, p.errorf("unexpected end in array")
 			}
-			return o, nil
+			if p.buf[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if p.buf[p.pos] == ']' {
+				p.pos++
+				return arr, nil
+			}
+			return nil, p.errorf("unexpected %q in array", p.buf[p.pos])
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return p.number()
+	}
+	return nil, p.errorf("unexpected %q", p.buf[p.pos])
+}
+
+func (p *jsonParser) literal(lit string) error {
+	if len(p.buf)-p.pos < len(lit) || string(p.buf[p.pos:p.pos+len(lit)]) != lit {
+		return p.errorf("invalid literal")
+	}
+	p.pos += len(lit)
+	return nil
+}
+
+func (p *jsonParser) object(depth int) (any, error) {
+	p.pos++ // '{'
+	o := &object{}
+	p.ws()
+	if p.pos < len(p.buf) && p.buf[p.pos] == '}' {
+		p.pos++
+		return o, nil
+	}
+	for {
+		p.ws()
+		if p.pos >= len(p.buf) || p.buf[p.pos] != '"' {
+			return nil, p.errorf("object key is not a string")
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.ws()
+		if p.pos >= len(p.buf) || p.buf[p.pos] != ':' {
+			return nil, p.errorf("missing ':' after object key")
+		}
+		p.pos++
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		o.set(k.(string), v)
+		p.ws()
+		if p.pos >= len(p.buf) {
+			return nil, p.errorf("unexpected end in object")
+		}
+		if p.buf[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if p.buf[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		return nil, p.errorf("unexpected %q in object", p.buf[p.pos])
+	}
+	if p.atts != nil && len(o.keys) == 2 && o.bool("_placeholder") {
+		if n, ok := o.int("num"); ok {
+			if n < 0 || n >= int64(len(p.atts)) {
+				return nil, fmt.Errorf("cluster: placeholder %d of %d attachments", n, len(p.atts))
+			}
+			return p.atts[n], nil
 		}
 	}
-	return nil, fmt.Errorf("cluster: unexpected JSON token %v", tok)
+	return o, nil
+}
+
+// str reads a string; the common case without escapes is one allocation.
+func (p *jsonParser) str() (any, error) {
+	p.pos++ // '"'
+	start := p.pos
+	for p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		if c == '"' {
+			s := string(p.buf[start:p.pos])
+			p.pos++
+			if !utf8.ValidString(s) {
+				return string([]rune(s)), nil // invalid bytes become U+FFFD
+			}
+			return s, nil
+		}
+		if c == '\\' {
+			return p.escapedStr(start)
+		}
+		if c < 0x20 {
+			return nil, p.errorf("control character in string")
+		}
+		p.pos++
+	}
+	return nil, p.errorf("unterminated string")
+}
+
+func (p *jsonParser) escapedStr(start int) (any, error) {
+	b := append([]byte(nil), p.buf[start:p.pos]...)
+	for p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			if !utf8.Valid(b) {
+				return string([]rune(string(b))), nil
+			}
+			return string(b), nil
+		case c < 0x20:
+			return nil, p.errorf("control character in string")
+		case c != '\\':
+			b = append(b, c)
+			p.pos++
+			continue
+		}
+		if p.pos+1 >= len(p.buf) {
+			return nil, p.errorf("unterminated escape")
+		}
+		e := p.buf[p.pos+1]
+		p.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return nil, p.errorf("bad \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				// A high surrogate pairs with a low one that follows;
+				// anything else stands alone and is replaced.
+				d := unicode.ReplacementChar
+				if r < 0xdc00 && p.pos+1 < len(p.buf) && p.buf[p.pos] == '\\' && p.buf[p.pos+1] == 'u' {
+					save := p.pos
+					p.pos += 2
+					if r2, ok := p.hex4(); ok && 0xdc00 <= r2 && r2 <= 0xdfff {
+						d = utf16.DecodeRune(r, r2)
+					} else {
+						p.pos = save
+					}
+				}
+				r = d
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			return nil, p.errorf("bad escape \\%c", e)
+		}
+	}
+	return nil, p.errorf("unterminated string")
+}
+
+func (p *jsonParser) hex4() (rune, bool) {
+	if len(p.buf)-p.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.buf[p.pos : p.pos+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	p.pos += 4
+	return r, true
+}
+
+func (p *jsonParser) number() (any, error) {
+	start := p.pos
+	if p.buf[p.pos] == '-' {
+		p.pos++
+	}
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.buf) && '0' <= p.buf[p.pos] && p.buf[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	lead := p.pos
+	if n := digits(); n == 0 || n > 1 && p.buf[lead] == '0' {
+		return nil, p.errorf("bad number")
+	}
+	isInt := true
+	if p.pos < len(p.buf) && p.buf[p.pos] == '.' {
+		isInt = false
+		p.pos++
+		if digits() == 0 {
+			return nil, p.errorf("bad number")
+		}
+	}
+	if p.pos < len(p.buf) && (p.buf[p.pos] == 'e' || p.buf[p.pos] == 'E') {
+		isInt = false
+		p.pos++
+		if p.pos < len(p.buf) && (p.buf[p.pos] == '+' || p.buf[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			return nil, p.errorf("bad number")
+		}
+	}
+	s := string(p.buf[start:p.pos])
+	if isInt && len(s) < 19 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err == nil {
+			return n, nil
+		}
+	}
+	return parseNumber(s)
 }
 
 // parseNumber reads a JSON number as JavaScript would hold it, keeping

@@ -3,6 +3,10 @@ package cluster
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +182,112 @@ func TestEventRoundTrip(t *testing.T) {
 	if !bytes.Equal(q.Attachments[0], []byte{0, 255}) || string(q.Attachments[1]) != "top" {
 		t.Errorf("attachments %q", q.Attachments)
 	}
+}
+
+func TestParseJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		`"a\u00e9\ud83d\ude00\/\n"`:     "\"aé😀/\\n\"",
+		`"\ud800x"`:                     "\"\ufffdx\"",
+		` [1, -2.5e3 ,{"b":1,"a":[]}] `: `[1,-2500,{"b":1,"a":[]}]`,
+		`18446744073709551615`:          `18446744073709551615`,
+		`-9223372036854775808`:          `-9223372036854775808`,
+		`1e400`:                         `null`, // Infinity, as JSON.stringify writes it
+	} {
+		v, err := parseJSON([]byte(in), nil, 64)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		w := jsonWriter{}
+		if got := string(w.append(nil, v)); got != want {
+			t.Errorf("%s: wrote %s, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{``, `[`, `[1,]`, `{"a"}`, `{"a":1,}`, `01`, `1.`, `-`, `"\x01"`, `"\q"`, `nul`, `[1] x`, `{1:2}`} {
+		if v, err := parseJSON([]byte(in), nil, 64); err == nil {
+			t.Errorf("%q: no error (got %v)", in, v)
+		}
+	}
+}
+
+// parseJSON accepts what encoding/json accepts (within the depth limit),
+// and what it reads, written back, encoding/json reads as the same value.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5,"x",null,true]}`, `"\ud83d\ude00"`, `[[[[]]]]`, `-0.0e-0`, `{"_placeholder":true,"num":0}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := parseJSON(in, nil, 64)
+		var ref any
+		refErr := json.Unmarshal(in, &ref)
+		if err != nil {
+			if refErr == nil && !errors.Is(err, errTooDeep) {
+				t.Fatalf("%q: %v, but encoding/json accepts it", in, err)
+			}
+			return
+		}
+		var overflow *json.UnmarshalTypeError
+		if errors.As(refErr, &overflow) {
+			return // a number past float64, which JavaScript reads as an infinity
+		}
+		if refErr != nil {
+			t.Fatalf("%q: accepted, but encoding/json says %v", in, refErr)
+		}
+		w := jsonWriter{}
+		out := w.append(nil, v)
+		var back any
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q: wrote invalid JSON %q: %v", in, out, err)
+		}
+		if !reflect.DeepEqual(normalize(ref), normalize(back)) {
+			t.Fatalf("%q: read back as %#v, want %#v", in, back, ref)
+		}
+	})
+}
+
+// normalize makes values comparable after a JavaScript round trip:
+// numbers as float64, with the infinities as nil.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	case []any:
+		for i := range v {
+			v[i] = normalize(v[i])
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = normalize(v[k])
+		}
+	}
+	return v
+}
+
+// decodeMsgpack takes any bytes without panicking, and what it reads
+// encodes to bytes that read back the same.
+func FuzzDecodeMsgpack(f *testing.F) {
+	f.Add([]byte{0x93, 0xa1, 0x61, 0x81, 0xa1, 0x62, 0xc4, 0x01, 0x00, 0xd6, 0xff, 0x65, 0x92, 0x00, 0x80})
+	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0xc7, 0x03, 0x05, 0x01, 0x02, 0x03})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := decodeMsgpack(in, 32)
+		if err != nil {
+			return
+		}
+		enc, err := encodeMsgpack(v)
+		if err != nil {
+			t.Fatalf("% x: read %#v, cannot encode it: %v", in, v, err)
+		}
+		v2, err := decodeMsgpack(enc, 32)
+		if err != nil {
+			t.Fatalf("% x: encoded again as % x, which does not decode: %v", in, enc, err)
+		}
+		enc2, err := encodeMsgpack(v2)
+		if err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("% x: not stable: % x then % x (%v)", in, enc, enc2, err)
+		}
+	})
 }
