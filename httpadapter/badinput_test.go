@@ -8,6 +8,7 @@ package httpadapter_test
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -463,4 +464,28 @@ func TestBadInputPingFromClient(t *testing.T) {
 		}
 		healthy.echo()
 	})
+}
+
+// A WebSocket frame header announcing 2^63-1 bytes is refused when it
+// arrives: the connection closes with 1009, as the reference closes it, and
+// the session with "transport error"; the heartbeat is not what ends it.
+func TestBadInputHugeFrameHeader(t *testing.T) {
+	e, rec, healthy := badEnv(t, httpadapter.Options{})
+	u, _ := url.Parse(e.base)
+	r := &diffRun{base: e.base, addr: u.Host, client: e.client}
+	defer r.close()
+	s := r.wsConnect()
+	if s == nil {
+		t.Fatal("the WebSocket failed")
+	}
+	if err := s.writeRaw([]byte{0x81, 0x80 | 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := s.next(waitFor); !ok || f.String() != "close 1009" {
+		t.Fatalf("after the header: %v (came %v), want close 1009", f, ok)
+	}
+	if d := rec.disconnectOf(t, r.sid); d.reason != "transport error" {
+		t.Errorf("disconnect reason %q, want \"transport error\"", d.reason)
+	}
+	healthy.echo()
 }
