@@ -15,7 +15,8 @@
 // Events: connect {id}, connect_error {message, data}, disconnect {reason},
 // event {name, args}, ack {seq, args} or {seq, err}. An event from the
 // server that asks for an acknowledgement is answered with
-// ["ack:<name>", ...its arguments]. Binary values travel as {"$bin":"<hex>"}.
+// ["ack:<name>", ...its arguments], unless its name starts with "silent".
+// With "fallback":"<url>", reconnects go to that url. Binary values travel as {"$bin":"<hex>"}.
 "use strict";
 
 const readline = require("readline");
@@ -74,9 +75,18 @@ function connect(m) {
   clients.set(m.c, s);
   s.on("connect", () => out("connect", { c: m.c, id: s.id }));
   s.on("connect_error", (err) => out("connect_error", { c: m.c, message: err.message, data: err.data === undefined ? null : describe(err.data) }));
-  s.on("disconnect", (reason) => out("disconnect", { c: m.c, reason }));
+  s.on("disconnect", (reason) => {
+    // A load balancer that dropped a dead server: reconnects go to m.fallback.
+    if (m.fallback) s.io.uri = m.fallback;
+    out("disconnect", { c: m.c, reason });
+  });
   s.onAny((name, ...args) => {
     const last = args[args.length - 1];
+    if (typeof last === "function" && name.startsWith("silent")) {
+      args.pop();
+      out("event", { c: m.c, name, args: describe(args), acked: false });
+      return;
+    }
     if (typeof last === "function") {
       args.pop();
       out("event", { c: m.c, name, args: describe(args), acked: true });
