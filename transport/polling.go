@@ -97,9 +97,11 @@ func (d *Driver) ServePoll(w http.ResponseWriter, r *http.Request) error {
 	// late: the session closed before this poll came. The reference then
 	// answers a noop before the close packet (its close waited for a poll).
 	late := c.Closed()
-	// probed: the poll came while a probe waits for the upgrade packet (or
-	// the upgrade finished since the check above).
-	probed := c.Upgrading() || c.Transport() == eio.WebSocket
+	// probed: the poll came after the probe succeeded, while it waits for
+	// the upgrade packet (the session then has output: the probe's noop),
+	// or the upgrade finished since the check above. A poll that came
+	// before gets the noop at once, which is what the client waits for.
+	probed := (c.Upgrading() && c.HasOutput()) || c.Transport() == eio.WebSocket
 	var hold <-chan time.Time
 	for {
 		if c.Transport() == eio.WebSocket {
