@@ -64,6 +64,7 @@ type Adapter struct {
 	closed      bool
 	closing     chan struct{}
 	handlers    sync.WaitGroup // goroutines running user code for the bus
+	running     int            // of those, under mu
 }
 
 type pending struct {
@@ -616,13 +617,27 @@ func (a *Adapter) handle(m inMsg) {
 	}
 }
 
+// maxSeen bounds the nodes remembered to name them in timeout errors.
+const maxSeen = 1024
+
 func (a *Adapter) sawNode(uid string) {
 	if uid == "" || uid == a.uid || uid == emitterUID {
 		return
 	}
+	now := time.Now()
 	a.mu.Lock()
-	a.seen[uid] = time.Now()
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	if _, known := a.seen[uid]; !known && len(a.seen) >= maxSeen {
+		for id, at := range a.seen {
+			if now.Sub(at) > nodeMemory {
+				delete(a.seen, id)
+			}
+		}
+		if len(a.seen) >= maxSeen {
+			return
+		}
+	}
+	a.seen[uid] = now
 }
 
 func (a *Adapter) decode(payload string) (*object, error) {
@@ -818,16 +833,34 @@ func (a *Adapter) responseChannel(requester string) string {
 	return a.res
 }
 
+// maxHandlers bounds the goroutines running application code for what
+// other nodes asked (server-side events, disconnects) at once.
+var maxHandlers = 1024
+
+// goHandler runs fn, which may block, on a goroutine of its own; past
+// maxHandlers at once the request is dropped and counted.
 func (a *Adapter) goHandler(fn func()) {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
 		return
 	}
+	if a.running >= maxHandlers {
+		a.mu.Unlock()
+		a.bus.dropped.Add(1)
+		a.bus.logLimited("handlers", "cluster: too many handlers running; request dropped", "nsp", a.name, "max", maxHandlers)
+		return
+	}
+	a.running++
 	a.handlers.Add(1)
 	a.mu.Unlock()
 	go func() {
-		defer a.handlers.Done()
+		defer func() {
+			a.mu.Lock()
+			a.running--
+			a.mu.Unlock()
+			a.handlers.Done()
+		}()
 		fn()
 	}()
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sio-go/sio/cluster"
+	"github.com/sio-go/sio/core"
+	"github.com/sio-go/sio/httpadapter"
 )
 
 // waitStats waits until cond holds for the stats of bus.
@@ -24,9 +26,16 @@ func waitStats(t *testing.T, bus *cluster.Bus, what string, cond func(cluster.St
 // Redis restarts in the middle of a test: local delivery goes on while it
 // is away, publishing fails and is counted, and once it is back every
 // node subscribes again and broadcasts and requests flow as before.
-func TestClassicRedisRestart(t *testing.T) {
+func TestClassicRedisRestart(t *testing.T) { testRedisRestart(t, cluster.Options{}) }
+
+func TestShardedRedisRestart(t *testing.T) {
+	testRedisRestart(t, cluster.Options{Protocol: cluster.Sharded})
+}
+
+func testRedisRestart(t *testing.T, opts cluster.Options) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 2, cluster.Options{RequestTimeout: time.Second}, nil)
+	opts.RequestTimeout = time.Second
+	gc := newGoCluster(t, 2, opts, nil)
 	if err := gc.nsp(0).Emit("e", "before"); err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +117,44 @@ func TestClassicRedisHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	gc.clients[1].waitEvent(`e "after"`)
+}
+
+// The handlers of server-side events run on goroutines of their own, at
+// most a bounded number at once: past it, what other nodes ask is dropped
+// and counted, and the bus goes on.
+func TestHandlerLimit(t *testing.T) {
+	checkLeaks(t)
+	defer cluster.SetMaxHandlers(2)()
+	release := make(chan struct{})
+	started := make(chan struct{}, 8)
+	gc := newGoCluster(t, 2, cluster.Options{}, func(i int, srv *httpadapter.Server) {
+		srv.Of("/").OnServerSideEmit("block", func(core.Args, func(...any) error) {
+			started <- struct{}{}
+			<-release
+		})
+	})
+	defer close(release)
+	for i := 0; i < 3; i++ { // limit-1, limit, limit+1
+		if err := gc.nsp(0).ServerSideEmit("block", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case <-started:
+		case <-time.After(waitFor):
+			t.Fatalf("%d handlers started, want 2", i)
+		}
+	}
+	waitStats(t, gc.nodes[1].bus, "the third to be dropped", func(s cluster.Stats) bool { return s.Dropped == 1 })
+	// Broadcasts still flow while the handlers block.
+	if err := gc.nsp(0).Emit("e", "still"); err != nil {
+		t.Fatal(err)
+	}
+	gc.clients[1].waitEvent(`e "still"`)
+	select {
+	case <-started:
+		t.Error("a third handler started past the limit")
+	default:
+	}
 }

@@ -127,12 +127,7 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 	defer close(done)
 	key := subKey{false, ch}
 	backoff := minBackoff
-	first := true
 	for {
-		if !first {
-			b.reconnects.Add(1)
-		}
-		first = false
 		hctx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 			if s.Channel != ch {
 				return
@@ -147,12 +142,21 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 			b.notifyLocked()
 			b.mu.Unlock()
 		})
+		// The hook runs each time the subscription ends, also when the
+		// client subscribes again by itself after a lost connection.
 		hctx = rueidis.WithOnReceiveReturnHook(hctx, func(err error, cc rueidis.CommandClient) error {
+			b.mu.Lock()
+			delete(b.acked, key)
+			b.notifyLocked()
+			b.mu.Unlock()
 			if ctx.Err() != nil {
 				uctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				_ = cc.Do(uctx, cc.B().Sunsubscribe().Channel(ch).Build()).Error()
 				cancel()
+				return err
 			}
+			b.reconnects.Add(1)
+			b.logLimited("subscribe", "cluster: sharded subscription lost; subscribing again", "channel", ch, "err", err)
 			return err
 		})
 		err := b.client.Receive(hctx, b.client.B().Ssubscribe().Channel(ch).Build(), func(m rueidis.PubSubMessage) {
@@ -168,7 +172,7 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 		if err == nil {
 			err = errors.New("unsubscribed by the server (slot moved?)")
 		}
-		b.logLimited("subscribe", "cluster: sharded subscription lost; subscribing again", "channel", ch, "err", err, "retry_in", backoff)
+		b.logLimited("subscribe", "cluster: sharded subscription ended; subscribing again", "channel", ch, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return

@@ -2,8 +2,10 @@ package distributor
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/core/eio"
@@ -21,7 +23,21 @@ type GatewayOptions struct {
 	// server. It runs on a connection's reading goroutine: it must not
 	// block.
 	Route func(name string, hs *core.Handshake) (service string, ok bool)
+	// ConnectWait bounds how long a connect waits for a replica of its
+	// service when none is live but one may come soon: this gateway has
+	// just (re)subscribed, or a replica of the service was live within
+	// the last minute (a restart, Redis coming back). Past it the connect
+	// is refused. Default 5s; a service never seen is refused at once.
+	ConnectWait time.Duration
 }
+
+// recentlySeen is how long after its last replica went a service's
+// connects wait for a new one (ConnectWait) rather than being refused.
+const recentlySeen = time.Minute
+
+// maxWaiting bounds the packets a socket may send while its connect waits
+// for a replica; past it the client's session is closed.
+const maxWaiting = 256
 
 // Gateway forwards chosen namespaces of a server to backends. Make one
 // with NewGateway for the server that holds the client connections.
@@ -35,6 +51,8 @@ type Gateway struct {
 	mu        sync.Mutex
 	routes    map[uint64]*route
 	byBackend map[string]map[uint64]*route
+	waiting   map[string]map[uint64]*route // by service: routes with no replica yet
+	lastLive  map[string]time.Time         // by service: when its last replica went
 }
 
 // route is one forwarded namespace of one client connection, served by
@@ -44,17 +62,27 @@ type route struct {
 	id      uint64
 	conn    *core.Conn
 	nsp     string
-	backend string
+	service string
+
+	// Under g.mu:
+	backend string // "" while the connect waits for a replica
+	held    []item // the packets sent meanwhile
+	timer   *time.Timer
 }
 
 // NewGateway connects to Redis and installs itself as srv's forwarder: the
 // connects to the namespaces it forwards go to a live replica of their
 // service from then on. Close it before the server.
 func NewGateway(srv *core.Server, opts GatewayOptions) (*Gateway, error) {
-	g := &Gateway{srv: srv, opts: opts, routes: make(map[uint64]*route), byBackend: make(map[string]map[uint64]*route)}
+	if opts.ConnectWait <= 0 {
+		opts.ConnectWait = 5 * time.Second
+	}
+	g := &Gateway{srv: srv, opts: opts, routes: make(map[uint64]*route), byBackend: make(map[string]map[uint64]*route),
+		waiting: make(map[string]map[uint64]*route), lastLive: make(map[string]time.Time)}
 	l, err := newLink(opts.Common, roleGateway, "", handlers{
-		items:    g.onItems,
-		peerGone: g.backendGone,
+		items:     g.onItems,
+		peerGone:  g.backendGone,
+		peerAlive: g.backendAlive,
 	})
 	if err != nil {
 		return nil, err
@@ -108,6 +136,17 @@ func (g *Gateway) Backends(service string) []string {
 func (g *Gateway) Close() error {
 	g.srv.SetForwarder(nil)
 	g.l.close()
+	g.mu.Lock()
+	var waiting []*route
+	for _, m := range g.waiting {
+		for _, r := range m {
+			waiting = append(waiting, r)
+		}
+	}
+	g.mu.Unlock()
+	for _, r := range waiting {
+		g.refuse(r)
+	}
 	return nil
 }
 
@@ -128,25 +167,59 @@ func errNoBackend(service string) error {
 }
 
 // Open implements core.Forwarder: it picks the live replica of the
-// namespace's service that serves the fewest of this gateway's sockets.
+// namespace's service that serves the fewest of this gateway's sockets. With
+// none, the connect waits for one (ConnectWait) when one may come soon, and
+// is refused otherwise.
 func (g *Gateway) Open(c *core.Conn, p *sio.Packet) (core.Route, error) {
 	hs := c.Handshake()
 	svc, ok := g.service(p.Namespace, hs)
 	if !ok {
 		return nil, nil
 	}
-	replicas := g.l.livePeers(func(q *peer) bool { return q.role == roleBackend && q.service == svc })
-	if len(replicas) == 0 {
-		return nil, errNoBackend(svc)
-	}
+	r := &route{g: g, id: g.nextRoute.Add(1), conn: c, nsp: p.Namespace, service: svc}
+	replicas := g.replicas(svc)
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(replicas) == 0 {
+		if !g.mayComeLocked(svc) {
+			return nil, errNoBackend(svc)
+		}
+		m := g.waiting[svc]
+		if m == nil {
+			m = make(map[uint64]*route)
+			g.waiting[svc] = m
+		}
+		m[r.id] = r
+		g.routes[r.id] = r
+		r.timer = time.AfterFunc(g.opts.ConnectWait, func() { g.refuse(r) })
+		return r, nil
+	}
+	g.assignLocked(r, replicas)
+	return r, nil
+}
+
+func (g *Gateway) replicas(svc string) []*peer {
+	return g.l.livePeers(func(q *peer) bool { return q.role == roleBackend && q.service == svc })
+}
+
+// mayComeLocked reports whether a replica of svc may appear soon: the
+// gateway's own view is fresh, or the service had one a moment ago.
+func (g *Gateway) mayComeLocked(svc string) bool {
+	if t, ok := g.lastLive[svc]; ok && time.Since(t) < recentlySeen {
+		return true
+	}
+	return g.l.freshView()
+}
+
+// assignLocked gives r to the least loaded of replicas.
+func (g *Gateway) assignLocked(r *route, replicas []*peer) {
 	best := replicas[0].id
 	for _, q := range replicas[1:] {
 		if len(g.byBackend[q.id]) < len(g.byBackend[best]) {
 			best = q.id
 		}
 	}
-	r := &route{g: g, id: g.nextRoute.Add(1), conn: c, nsp: p.Namespace, backend: best}
+	r.backend = best
 	g.routes[r.id] = r
 	m := g.byBackend[best]
 	if m == nil {
@@ -154,12 +227,56 @@ func (g *Gateway) Open(c *core.Conn, p *sio.Packet) (core.Route, error) {
 		g.byBackend[best] = m
 	}
 	m[r.id] = r
+}
+
+// backendAlive gives the connects waiting for a replica of the service to
+// the replicas now live, and sends what their clients sent meanwhile.
+func (g *Gateway) backendAlive(p *peer, _ bool) {
+	if p.role != roleBackend {
+		return
+	}
+	replicas := g.replicas(p.service)
+	if len(replicas) == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for id, r := range g.waiting[p.service] {
+		delete(g.waiting[p.service], id)
+		r.timer.Stop()
+		g.assignLocked(r, replicas)
+		for _, it := range r.held {
+			g.l.send(r.backend, it)
+		}
+		r.held = nil
+	}
+	delete(g.waiting, p.service)
+}
+
+// refuse ends a connect that waited for a replica in vain.
+func (g *Gateway) refuse(r *route) {
+	g.mu.Lock()
+	if g.waiting[r.service][r.id] == nil {
+		g.mu.Unlock()
+		return
+	}
+	delete(g.waiting[r.service], r.id)
+	delete(g.routes, r.id)
 	g.mu.Unlock()
-	return r, nil
+	g.l.log.Warn("distributor: no replica came in time; connect refused", "service", r.service, "nsp", r.nsp)
+	ce := errNoBackend(r.service).(*core.ConnectError)
+	data, _ := json.Marshal(map[string]any{"message": ce.Message, "data": ce.Data})
+	pkt := sio.Packet{Type: sio.ConnectError, Namespace: r.nsp, Data: data}
+	_ = r.conn.Forwarded(r.nsp, r, sio.AppendFrames(nil, &pkt), false)
 }
 
 func (g *Gateway) forget(r *route) {
 	g.mu.Lock()
+	g.forgetLocked(r)
+	g.mu.Unlock()
+}
+
+func (g *Gateway) forgetLocked(r *route) {
 	delete(g.routes, r.id)
 	if m := g.byBackend[r.backend]; m != nil {
 		delete(m, r.id)
@@ -167,10 +284,14 @@ func (g *Gateway) forget(r *route) {
 			delete(g.byBackend, r.backend)
 		}
 	}
-	g.mu.Unlock()
+	if m := g.waiting[r.service]; m != nil && m[r.id] != nil {
+		delete(m, r.id)
+		r.timer.Stop()
+	}
 }
 
-// Packet implements core.Route: the packet goes to the route's replica.
+// Packet implements core.Route: the packet goes to the route's replica, or
+// waits with the route for one.
 func (r *route) Packet(p *sio.Packet) {
 	it := item{Op: opPacket, SID: r.conn.SID(), Nsp: p.Namespace, Type: uint8(p.Type), ID: p.ID, HasID: p.HasID, Data: clone(p.Data)}
 	if len(p.Attachments) > 0 {
@@ -185,20 +306,42 @@ func (r *route) Packet(p *sio.Packet) {
 		it.HS = toWireHandshake(r.conn.Handshake())
 		it.Transport = uint8(r.conn.Transport())
 	}
-	if p.Type == sio.Disconnect {
-		r.g.forget(r)
+	g := r.g
+	g.mu.Lock()
+	ok := true
+	switch {
+	case r.backend != "":
+		// Sent under the lock, so that a connect that waited keeps its
+		// packets in order with those held for it.
+		ok = g.l.send(r.backend, it)
+	case g.waiting[r.service][r.id] == nil:
+		// Refused meanwhile: the client has its connect_error.
+	case len(r.held) >= maxWaiting:
+		ok = false
+	default:
+		r.held = append(r.held, it)
 	}
-	if !r.g.l.send(r.backend, it) {
-		// The queue to Redis is full: the client cannot be served in
-		// order any more.
+	if p.Type == sio.Disconnect {
+		g.forgetLocked(r)
+	}
+	g.mu.Unlock()
+	if !ok {
+		// The queue to Redis is full, or the client sends too much while
+		// its connect waits: it cannot be served in order any more.
 		r.conn.Close(eio.ReasonForcedClose)
 	}
 }
 
 // Close implements core.Route: the client's session ended.
 func (r *route) Close(reason string) {
-	r.g.forget(r)
-	r.g.l.send(r.backend, item{Op: opClose, SID: r.conn.SID(), Route: r.id, Reason: reasonCode(reason)})
+	g := r.g
+	g.mu.Lock()
+	backend := r.backend
+	g.forgetLocked(r)
+	g.mu.Unlock()
+	if backend != "" {
+		g.l.send(backend, item{Op: opClose, SID: r.conn.SID(), Route: r.id, Reason: reasonCode(reason)})
+	}
 }
 
 func clone(b []byte) []byte {
@@ -237,8 +380,9 @@ func (g *Gateway) onItems(from string, items []item) {
 			for _, t := range it.Targets {
 				g.mu.Lock()
 				r := g.routes[t.Route]
+				mine := r != nil && r.backend == from
 				g.mu.Unlock()
-				if r == nil || r.backend != from || r.conn.SID() != t.SID {
+				if !mine || r.conn.SID() != t.SID {
 					continue
 				}
 				_ = r.conn.Forwarded(r.nsp, r, frames, it.Volatile)
@@ -249,8 +393,9 @@ func (g *Gateway) onItems(from string, items []item) {
 		case opCloseSession:
 			g.mu.Lock()
 			r := g.routes[it.Route]
+			mine := r != nil && r.backend == from
 			g.mu.Unlock()
-			if r == nil || r.backend != from || r.conn.SID() != it.SID {
+			if !mine || r.conn.SID() != it.SID {
 				continue
 			}
 			reason := eio.Reason(it.Reason)
@@ -270,6 +415,9 @@ func (g *Gateway) backendGone(p *peer) {
 		return
 	}
 	g.mu.Lock()
+	if p.service != "" && len(g.replicas(p.service)) == 0 {
+		g.lastLive[p.service] = time.Now()
+	}
 	m := g.byBackend[p.id]
 	delete(g.byBackend, p.id)
 	rs := make([]*route, 0, len(m))

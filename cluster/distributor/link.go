@@ -150,6 +150,7 @@ type link struct {
 	mu         sync.Mutex
 	peers      map[string]*peer
 	subscribed bool
+	subSince   time.Time     // when the channels were last subscribed
 	subNote    chan struct{} // closed and replaced when subscribed or peers change
 	closed     bool
 
@@ -297,6 +298,7 @@ func (l *link) subscriber() {
 				acked++
 				if acked == 2 {
 					l.subscribed = true
+					l.subSince = time.Now()
 					l.notifyLocked()
 				}
 				l.mu.Unlock()
@@ -494,6 +496,15 @@ func (l *link) livePeers(keep func(*peer) bool) []*peer {
 		}
 	}
 	return out
+}
+
+// freshView reports whether the table of peers may still be filling: the
+// channels are not subscribed, or were subscribed less than three
+// heartbeats ago.
+func (l *link) freshView() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.subscribed || time.Since(l.subSince) < 3*l.opts.Heartbeat
 }
 
 func (l *link) alive(id string) bool {
