@@ -19,7 +19,26 @@
 //
 // [Bus.Stats] returns the counters (published, received, dropped, invalid,
 // failed, request timeouts, reconnects). [Bus.WaitSubscribed] waits until
-// Redis confirmed every subscription.
+// Redis confirmed every subscription. Each namespace's adapter is an
+// [*Adapter] (srv.Of("/").Adapter().(*cluster.Adapter)); its FetchSockets
+// and AllRooms return a [*TimeoutError] that says which nodes did not
+// answer. [NewEmitter] publishes from a process without connections.
+//
+// One Bus serves one server: every namespace of the server has its
+// channels on it, and Redis counts one subscriber per node and namespace.
+// Several servers in one process need one Bus each.
+//
+// # Threads
+//
+// Nothing waits on Redis in a call that core makes: a broadcast reaches
+// the local sockets at once and is queued for publication, which a
+// goroutine of the bus does in batches, in order. What arrives is queued
+// by the Redis client's reader and handled, in the order Redis delivered
+// it, by one goroutine of the bus; the application's handlers
+// (server-side events, disconnects that other nodes ask for) run on
+// goroutines of their own, at most 1,024 at once per namespace. Both
+// queues are bounded (Options.QueueSize): past them a message is dropped,
+// logged and counted.
 //
 // # The classic protocol
 //
@@ -34,6 +53,28 @@
 // only for nodes that are there; every request has a timeout
 // ([Options.RequestTimeout]), and one that ends without every answer
 // returns what came with a [*TimeoutError].
+//
+// # The sharded protocol
+//
+// With Options.Protocol = [Sharded], the bus speaks the reference's
+// createShardedAdapter: SPUBLISH and SSUBSCRIBE (Redis 7), messages
+// {type, data, uid, nsp} in JSON (MessagePack when they carry binary), on
+// prefix#nsp# for requests and broadcasts, prefix#nsp#uid# for each
+// node's answers and, in the dynamic modes ([DynamicRooms],
+// [DynamicPrivate]), prefix#nsp#room# for the rooms a node has sockets in.
+// On a Redis Cluster each channel is subscribed on the node that owns its
+// slot, and subscribed again when the subscription is lost. The number of
+// nodes is PUBSUB SHARDNUMSUB summed over the cluster's nodes. AllRooms
+// is not part of this protocol ([ErrUnsupported]). Socket ids are those
+// of core, 20 characters as the reference makes them, which its dynamic
+// mode relies on to tell a socket's room from a public one.
+//
+// # Limits
+//
+// A message from Redis larger than Options.MaxMessageBytes (16 MiB), or
+// nested deeper than Options.MaxDepth (64), is dropped and counted; a
+// message that does not decode is counted in Stats.Invalid and logged.
+// Lengths inside a message never size an allocation past the message.
 //
 // # What a client may miss while Redis is away
 //
