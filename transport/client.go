@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,11 +35,14 @@ type ClientOptions struct {
 	Upgrade *bool
 	// Query is added to every request.
 	Query url.Values
-	// Header is added to every request, the WebSocket handshake included.
+	// Header is added to every request, the WebSocket handshake included
+	// (under js/wasm, polling requests only: a browser's WebSocket sends
+	// its own headers and cookies).
 	Header http.Header
-	// HTTPClient makes the requests, and the WebSocket handshakes; its
-	// Timeout must be zero (long polls last a heartbeat). Default: a client
-	// of its own, whose idle connections Close closes.
+	// HTTPClient makes the requests, and the WebSocket handshakes (not
+	// under js/wasm); its Timeout must be zero (long polls last a
+	// heartbeat). Default: a client of its own, whose idle connections
+	// Close closes; under js/wasm its requests go through fetch.
 	HTTPClient *http.Client
 	// Timeout bounds each connection attempt, up to the server's
 	// handshake. Default 20s.
@@ -158,6 +160,10 @@ type Client struct {
 // with no path: the Engine.IO path is ClientOptions.Path, and namespaces
 // are given to Socket) and waits for the Engine.IO handshake. On error
 // the client is closed. opts may be nil.
+//
+// The client also runs in a browser, built with GOOS=js GOARCH=wasm, on
+// both transports: WebSocket is then the browser's, and polling goes
+// through fetch (a server of another origin must allow it by CORS).
 func Dial(ctx context.Context, rawURL string, opts *ClientOptions) (*Client, error) {
 	c, err := NewClient(rawURL, opts)
 	if err != nil {
@@ -258,15 +264,7 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 		sockets: make(map[*client.Socket]*ClientSocket),
 	}
 	if c.httpc == nil {
-		c.ownTr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     false, // WebSocket handshakes need HTTP/1.1
-			MaxIdleConns:          4,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}
+		c.ownTr = newHTTPTransport()
 		c.httpc = &http.Client{Transport: c.ownTr}
 	}
 	c.m = client.NewManager(client.Config{

@@ -3,33 +3,11 @@ package transport
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core/eio"
 )
-
-// dialWS opens a WebSocket for session sid ("" for a new session).
-func (r *engineRun) dialWS(ctx context.Context, sid string) (*websocket.Conn, error) {
-	var h http.Header
-	if len(r.c.opts.Header) > 0 {
-		h = r.c.opts.Header.Clone()
-	}
-	ws, resp, err := websocket.Dial(ctx, r.c.engineURL(eio.WebSocket, sid), &websocket.DialOptions{
-		HTTPClient:      r.c.httpc,
-		HTTPHeader:      h,
-		CompressionMode: websocket.CompressionDisabled,
-	})
-	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, httpError(resp)
-		}
-		return nil, err
-	}
-	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
-	return ws, nil
-}
 
 // openWebSocket opens a session on WebSocket and starts its reader and
 // writer.
