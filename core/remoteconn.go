@@ -198,10 +198,12 @@ func (c *Conn) Transport() eio.Transport {
 // Remote reports whether the connection's client is held by another node.
 func (c *Conn) Remote() bool { return c.remote != nil }
 
+// send passes frames to the link even once the connection has ended: the
+// sockets stop emitting when they disconnect, and what is sent after is
+// the last word of one of them (the connect_error of a socket refused
+// while its emptied connection was being dropped), which the link may
+// still deliver.
 func (l *remoteLink) send(c *Conn, frames []eio.Packet, volatile bool) error {
-	if l.closed.Load() {
-		return ErrDisconnected
-	}
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	return l.link.Send(frames, volatile)
@@ -217,12 +219,7 @@ func (c *Conn) sendThen(then func(), pkts ...eio.Packet) error {
 	}
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	var err error
-	if l.closed.Load() {
-		err = ErrDisconnected
-	} else {
-		err = l.link.Send(pkts, false)
-	}
+	err := l.link.Send(pkts, false)
 	then()
 	return err
 }
