@@ -20,8 +20,8 @@ import (
 )
 
 // nodeEnv, when set, makes the test binary a node of the tests' system
-// instead of running tests: "backend chat <redis url>" or "gateway <redis
-// url>" (see runNode).
+// instead of running tests: "backend chat <redis url>", "gateway <redis
+// url>" or "plain" (see runNode).
 const nodeEnv = "SIO_DISTRIBUTOR_TEST_NODE"
 
 func TestMain(m *testing.M) {
@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// runNode runs a backend of the chat service, or a gateway forwarding
-// /chat and /game, prints "ready <node id> [port]" and runs until stdin
+// runNode runs a backend of the chat service, a gateway forwarding /chat
+// and /game, or a plain server with the chat handlers, prints "ready <node id> [port]" and runs until stdin
 // ends (then closes cleanly) or the process is killed.
 func runNode(args []string) int {
 	heartbeat := 300 * time.Millisecond
@@ -64,15 +64,23 @@ func runNode(args []string) int {
 		defer cancel()
 		_ = b.Close(ctx)
 		return 0
-	case len(args) == 2 && args[0] == "gateway":
+	case (len(args) == 2 && args[0] == "gateway") || (len(args) == 1 && args[0] == "plain"):
 		srv := httpadapter.New(httpadapter.Options{PingInterval: time.Second, PingTimeout: 2 * time.Second, Logger: quiet})
-		g, err := distributor.NewGateway(srv.Server, distributor.GatewayOptions{
-			Common:     distributor.Common{URL: args[1], Heartbeat: heartbeat, Logger: quiet},
-			Namespaces: map[string]string{"/chat": "chat", "/game": "game"},
-		})
-		if err != nil {
-			fmt.Println("error", err)
-			return 1
+		if args[0] == "plain" {
+			// The same handlers on a server of its own: the baseline.
+			chatHandlers(srv.Of("/chat"), newDisconnects())
+		}
+		var g *distributor.Gateway
+		if args[0] == "gateway" {
+			var err error
+			g, err = distributor.NewGateway(srv.Server, distributor.GatewayOptions{
+				Common:     distributor.Common{URL: args[1], Heartbeat: heartbeat, Logger: quiet},
+				Namespaces: map[string]string{"/chat": "chat", "/game": "game"},
+			})
+			if err != nil {
+				fmt.Println("error", err)
+				return 1
+			}
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -81,16 +89,22 @@ func runNode(args []string) int {
 		}
 		hs := &http.Server{Handler: srv}
 		go func() { _ = hs.Serve(ln) }()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		if err := g.WaitReady(ctx); err != nil {
-			fmt.Println("error", err)
-			return 1
+		id := "plain"
+		if g != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			if err := g.WaitReady(ctx, "chat"); err != nil {
+				fmt.Println("error", err)
+				return 1
+			}
+			id = g.ID()
 		}
-		fmt.Println("ready", g.ID(), ln.Addr().(*net.TCPAddr).Port)
+		fmt.Println("ready", id, ln.Addr().(*net.TCPAddr).Port)
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		_ = g.Close()
-		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		if g != nil {
+			_ = g.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Close(ctx)
 		_ = hs.Close()
@@ -102,7 +116,7 @@ func runNode(args []string) int {
 
 // nodeProcess is a node running in a child process.
 type nodeProcess struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	id    string
@@ -110,7 +124,7 @@ type nodeProcess struct {
 	done  chan struct{}
 }
 
-func startNode(t *testing.T, spec ...string) *nodeProcess {
+func startNode(t testing.TB, spec ...string) *nodeProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), nodeEnv+"="+strings.Join(spec, " "))
