@@ -57,7 +57,15 @@ type bconn struct {
 	mu     sync.Mutex
 	routes map[string]uint64 // namespace -> the gateway's route id
 	timer  *time.Timer
+
+	overflow int // packets delivered while the inbox was full (worker only)
 }
+
+// overflowFactor: a remote connection whose sockets' inboxes are full takes
+// this many times Config.Inbox.Events more packets before it is closed.
+// A local connection would stop reading instead; the gateway cannot be
+// asked to, so the excess is bounded here.
+const overflowFactor = 4
 
 // NewBackend connects to Redis and starts serving: declare the namespaces
 // on the returned Backend (before gateways send it connects, or they are
@@ -207,6 +215,13 @@ func (b *Backend) onItems(from string, items []item) {
 		case opPacket:
 			if c == nil {
 				continue // the socket is gone: an answer or event that crossed its end
+			}
+			if c.rc.Conn().ReadPaused() == nil {
+				c.overflow = 0
+			} else if c.overflow++; c.overflow > overflowFactor*b.Server.Config().Inbox.Events {
+				b.l.log.Warn("distributor: a client sends faster than its handlers run; its session is closed", "sid", c.key.sid)
+				c.rc.Conn().Close(eio.ReasonForcedClose)
+				continue
 			}
 			c.rc.HandlePacket(now, &sio.Packet{Type: sio.PacketType(it.Type), Namespace: it.Nsp, ID: it.ID, HasID: it.HasID, Data: it.Data, Attachments: it.Att})
 		case opClose:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,5 +145,44 @@ func TestGatewayDies(t *testing.T) {
 	clients.expect("a", "connect")
 	if got := c.call("a", "echo", 1); got != "1" {
 		t.Fatalf("after the reconnect: %s", got)
+	}
+}
+
+// A client that floods a socket whose handler blocks: the backend cannot
+// make the gateway stop reading, so past a bound its session is closed,
+// and the backend's memory stays bounded.
+func TestFloodAtBlockedHandler(t *testing.T) {
+	checkLeaks(t)
+	redis := peertest.StartRedis(t)
+	clients := startClients(t)
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	gone := newDisconnects()
+	b := startBackend(t, redis.URL(), "chat", func(b *distributor.Backend) {
+		nsp := b.Of("/chat")
+		chatHandlers(nsp, gone)
+		nsp.OnConnection(func(s *core.Socket) {
+			s.On("block", func(e *core.Event) { <-release })
+		})
+	})
+	t.Cleanup(unblock) // before the backend closes
+	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	waitReady(t, gw, "chat")
+	clients.send(ev{"cmd": "connect", "c": "a", "url": gw.URL(), "nsp": "/chat", "auth": ev{"token": "secret"}, "opts": ev{"reconnection": false}})
+	id := clients.expect("a", "connect").s("id")
+	clients.send(ev{"cmd": "emit", "c": "a", "event": "block", "args": []any{}})
+	for i := range 3000 {
+		clients.send(ev{"cmd": "emit", "c": "a", "event": "count", "args": []any{i}})
+	}
+	if r := clients.expect("a", "disconnect").s("reason"); r != "transport close" {
+		t.Fatalf("client: %s", r)
+	}
+	// The socket has left at once; its disconnect handlers run after the
+	// turns queued before, the blocked one first.
+	eventually(t, "the socket gone", func() bool { return b.Of("/chat").SocketCount() == 0 })
+	unblock()
+	if r := gone.wait(t, id); r != "forced close" {
+		t.Fatalf("backend: %s", r)
 	}
 }
