@@ -18,7 +18,9 @@ import (
 func TestBlockingHandlers(t *testing.T) {
 	for _, tr := range []string{"polling", "websocket"} {
 		t.Run(tr, func(t *testing.T) {
-			const pi, pt = 300 * time.Millisecond, 200 * time.Millisecond
+			// Short enough for a quick test, long enough that a loaded
+			// machine does not miss a heartbeat.
+			const pi, pt = 400 * time.Millisecond, time.Second
 			rec := newRecorder()
 			e := newEnv(t, httpadapter.Options{PingInterval: pi, PingTimeout: pt}, func(srv *httpadapter.Server) {
 				rec.attach(srv.Of("/"))
