@@ -1140,21 +1140,16 @@ func TestAPIAgainstReference(t *testing.T) {
 // The differences kept on purpose, shown on both servers.
 
 // onBoth runs script against the reference server and against the Go
-// server (set up by apiSetup, then setup when not nil), each with its own
-// api.js, and returns the transcripts: reference first.
-func onBoth(t *testing.T, setup func(*apiServer), script func(r *apiRun)) (ref, sio []string) {
+// server (set up by apiSetup), each with its own api.js, and returns the
+// transcripts: reference first.
+func onBoth(t *testing.T, script func(r *apiRun)) (ref, sio []string) {
 	t.Helper()
 	requireNode(t)
 	h := newHarness(t)
 	refRun := newAPIRun(t, startAPIClients(h, startAPIReference(h)))
 	script(refRun)
 	refRun.done()
-	e := h.newEnv(nil, httpadapter.Options{}, func(srv *httpadapter.Server) {
-		a := apiSetup(srv)
-		if setup != nil {
-			setup(a)
-		}
-	})
+	e := h.newEnv(nil, httpadapter.Options{}, func(srv *httpadapter.Server) { apiSetup(srv) })
 	goRun := newAPIRun(t, startAPIClients(h, e.base))
 	script(goRun)
 	goRun.done()
@@ -1180,7 +1175,7 @@ func wantLines(t *testing.T, who string, got []string, want ...string) {
 // reference arms its timer with an undefined delay, which fires at once,
 // before any client can answer. Namespace.EmitAck is the call.
 func TestAPINamespaceEmitAck(t *testing.T) {
-	ref, sio := onBoth(t, nil, func(r *apiRun) {
+	ref, sio := onBoth(t, func(r *apiRun) {
 		r.connect("Z", "/dyn-0", obj{}, "connected")
 		r.connect("A", "/", obj{}, "connected")
 		r.connect("B", "/", obj{}, "connected")
@@ -1206,7 +1201,7 @@ func TestAPINamespaceEmitAck(t *testing.T) {
 // children go unguarded. Both run it for children created later, and a
 // parent's To and Emit reach every child.
 func TestAPIDynamicNamespaces(t *testing.T) {
-	ref, sio := onBoth(t, nil, func(r *apiRun) {
+	ref, sio := onBoth(t, func(r *apiRun) {
 		r.connect("Z", "/dyn-0", obj{}, "connected")
 		r.connect("G", "/dyn-1", obj{"rooms": rooms("g")}, "connected")
 		r.op("Z", obj{"op": "parentUse"})
