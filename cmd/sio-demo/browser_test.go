@@ -373,13 +373,21 @@ func (p *page) text(t *testing.T, id string) string {
 	return s
 }
 
-// screenshot writes a PNG of the page to path.
+// screenshot writes a PNG of the whole page, below the fold included, to
+// path.
 func (p *page) screenshot(t *testing.T, path string) {
 	t.Helper()
+	var size struct{ W, H float64 }
+	if err := p.eval(t, `({W: document.documentElement.clientWidth, H: document.documentElement.scrollHeight})`, &size); err != nil {
+		t.Fatal(err)
+	}
 	var r struct {
 		Data string `json:"data"`
 	}
-	p.b.call(t, p.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &r)
+	p.b.call(t, p.session, "Page.captureScreenshot", map[string]any{
+		"format": "png", "captureBeyondViewport": true,
+		"clip": map[string]any{"x": 0, "y": 0, "width": size.W, "height": size.H, "scale": 1},
+	}, &r)
 	png, err := base64.StdEncoding.DecodeString(r.Data)
 	if err != nil {
 		t.Fatal(err)

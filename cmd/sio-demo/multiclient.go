@@ -607,7 +607,13 @@ func startProgress(w io.Writer, cfg clientConfig, tt *totals, start time.Time) (
 		defer close(finished)
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
-		lastN, lastT := int64(0), start
+		// The rate is over the last two seconds: the server's events come
+		// in bursts, one per interval.
+		type sample struct {
+			n int64
+			t time.Time
+		}
+		window := []sample{{0, start}}
 		for {
 			select {
 			case <-done:
@@ -615,8 +621,11 @@ func startProgress(w io.Writer, cfg clientConfig, tt *totals, start time.Time) (
 				return
 			case now := <-t.C:
 				n := tt.received.Load()
-				rate := float64(n-lastN) / now.Sub(lastT).Seconds()
-				lastN, lastT = n, now
+				window = append(window, sample{n, now})
+				if len(window) > 5 {
+					window = window[1:]
+				}
+				rate := float64(n-window[0].n) / now.Sub(window[0].t).Seconds()
 				fmt.Fprintf(w, "\r\x1b[K%5.1fs  sessions up %d/%d  events in %.0f/s  acks %d  gaps %d  reconnects %d",
 					now.Sub(start).Seconds(), tt.up.Load(), cfg.Sessions, rate, tt.acked.Load(), tt.gaps.Load(), tt.reconnects.Load())
 			}
