@@ -431,11 +431,13 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	for _, mode := range []struct {
 		name, client, base, query, badge string
+		upgrade                          bool          // polling first, then the upgrade
 		wait                             time.Duration // the Go client is built on the first request
 	}{
-		{"js", "js", both, "/", "JavaScript client (sio.js)", 30 * time.Second},
-		{"js-websocket-only", "js", wsOnly, "/", "JavaScript client (sio.js)", 30 * time.Second},
-		{"go", "go", both, "/?client=go", "Go client (WebAssembly)", 5 * time.Minute},
+		{"js", "js", both, "/", "JavaScript client (sio.js)", true, 30 * time.Second},
+		{"js-websocket-only", "js", wsOnly, "/", "JavaScript client (sio.js)", false, 30 * time.Second},
+		{"go", "go", both, "/?client=go", "Go client (WebAssembly)", true, 5 * time.Minute},
+		{"go-websocket-only", "go", wsOnly, "/?client=go", "Go client (WebAssembly)", false, 5 * time.Minute},
 	} {
 		base := mode.base
 		t.Run(mode.name, func(t *testing.T) {
@@ -450,7 +452,7 @@ func TestPageInBrowser(t *testing.T) {
 			if got := p.text(t, "client-name"); got != mode.badge {
 				t.Errorf("the page says %q, want %q", got, mode.badge)
 			}
-			if mode.name == "js" {
+			if mode.upgrade {
 				// One process offers polling: the page starts there and
 				// upgrades.
 				s = p.await(t, "the upgrade to websocket", 20*time.Second, func(s pageState) bool {

@@ -29,9 +29,10 @@
 // workers, bus.go: the cluster bus), the live page (page.go and the
 // embedded web/ folder: the page, its styles and sio.js, a small
 // Engine.IO/Socket.IO client in JavaScript), the Go client for the browser
-// (wasmclient/, built on demand with GOOS=js GOARCH=wasm), and the load
-// tool (multiclient.go on sio's Go client; bench.go, client.go, report.go
-// and servers.go for -compare). It may import every package of sio.
+// (wasmclient/: package transport's client, built on demand with GOOS=js
+// GOARCH=wasm), and the load tool (multiclient.go on sio's Go client;
+// bench.go, client.go, report.go and servers.go for -compare). It may
+// import every package of sio.
 //
 // Entry points: run (main.go) dispatches the commands; demoMain,
 // loadMain and serveMain are the commands.

@@ -1,14 +1,12 @@
 //go:build js && wasm
 
-// Command wasmclient is sio's Go client in the browser: core/client's
-// Manager, the I/O-free Socket.IO client, run over the browser's WebSocket
-// (github.com/coder/websocket's Dial uses it under js/wasm). The demo
-// server builds it with GOOS=js GOARCH=wasm and serves it to /?client=go.
+// Command wasmclient is sio's Go client in the browser: package
+// transport's Client (core/client's I/O-free Manager, with polling through
+// the browser's fetch and WebSocket through the browser's WebSocket), built
+// with GOOS=js GOARCH=wasm. The demo server builds it on demand and serves
+// it to /?client=go.
 //
-// It is the glue that package transport is on the native side, cut down to
-// WebSocket: a goroutine for the manager's timer and dials, and per
-// session a reader and a writer. It hands the page a small object,
-// globalThis.sioGo:
+// It hands the page a small object, globalThis.sioGo:
 //
 //	h = sioGo.connect(baseURL, transports, onEvent(name, argsJSON), onStatus(statusJSON))
 //	h.emitAck(name, argsJSON, cb(errString, argsJSON))
@@ -19,20 +17,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"sync"
 	"syscall/js"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core"
-	"github.com/sio-go/sio/core/client"
-	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/transport"
 )
-
-// maxMessage bounds a WebSocket message from the server.
-const maxMessage = 1 << 20
 
 func main() {
 	js.Global().Set("sioGo", js.ValueOf(map[string]any{
@@ -55,83 +47,74 @@ type status struct {
 	UpgradedAt int64  `json:"upgradedAt"`
 }
 
-// glue runs one Manager over WebSocket sessions.
-type glue struct {
-	wsURL    string
-	m        *client.Manager
-	sock     *client.Socket
+// page is one client and the page's callbacks.
+type page struct {
+	c        *transport.Client
+	sock     *transport.ClientSocket
 	onStatus js.Value
-	wakeCh   chan struct{}
 
-	mu   sync.Mutex
-	runs map[*run]struct{}
-	st   status
+	mu sync.Mutex
+	st status
 }
 
 func connect(_ js.Value, args []js.Value) any {
 	if len(args) < 4 {
 		return js.ValueOf("connect(baseURL, transports, onEvent, onStatus)")
 	}
-	base, err := url.Parse(args[0].String())
+	c, err := transport.NewClient(args[0].String(), &transport.ClientOptions{
+		Transports:           strings.Split(args[1].String(), ","),
+		ReconnectionDelay:    500 * time.Millisecond,
+		ReconnectionDelayMax: 5 * time.Second,
+		AckTimeout:           10 * time.Second,
+	})
 	if err != nil {
 		return js.ValueOf(err.Error())
 	}
-	switch base.Scheme {
-	case "https":
-		base.Scheme = "wss"
-	default:
-		base.Scheme = "ws"
-	}
-	base.Path = "/socket.io/"
-	base.RawQuery = url.Values{"EIO": {"4"}, "transport": {"websocket"}}.Encode()
-	g := &glue{wsURL: base.String(), onStatus: args[3], wakeCh: make(chan struct{}, 1), runs: map[*run]struct{}{}}
-	g.m = client.NewManager(client.Config{
-		Transport:            eio.WebSocket,
-		Engine:               eio.Config{Limits: eio.Limits{MaxPayload: maxMessage}},
-		ReconnectionDelay:    500 * time.Millisecond,
-		ReconnectionDelayMax: 5 * time.Second,
-		Wake:                 g.wake,
-	})
-	g.sock = g.m.Socket("/")
+	p := &page{c: c, sock: c.Socket("/", nil), onStatus: args[3]}
 	onEvent := args[2]
-	g.sock.OnAny(func(e *client.Event) {
+	p.sock.OnAny(func(e *transport.ClientEvent) {
 		onEvent.Invoke(e.Name, argsJSON(e.Args))
 	})
-	g.sock.OnConnect(func() {
-		g.setStatus(func(s *status) {
-			s.State, s.ID, s.Transport, s.SID, s.Reason = "connected", g.sock.ID(), "websocket", engineSID(g.m), ""
-			s.OpenedAt = time.Now().UnixMilli()
+	p.sock.OnConnect(func() {
+		p.set(func(s *status) {
+			s.State, s.ID, s.Transport, s.SID, s.Reason = "connected", p.sock.ID(), c.Transport(), c.SID(), ""
+			s.OpenedAt, s.UpgradedAt = time.Now().UnixMilli(), 0
 		})
 	})
-	g.sock.OnDisconnect(func(reason string) {
-		g.setStatus(func(s *status) { s.State, s.Reason, s.Transport, s.ID = "disconnected", reason, "", "" })
+	p.sock.OnDisconnect(func(reason string) {
+		p.set(func(s *status) { s.State, s.Reason, s.Transport, s.ID = "disconnected", reason, "", "" })
 	})
-	g.m.OnReconnectAttempt(func(int) {
-		g.setStatus(func(s *status) { s.State = "reconnecting" })
+	c.Manager().OnReconnectAttempt(func(int) {
+		p.set(func(s *status) { s.State = "reconnecting" })
 	})
-	g.setStatus(func(s *status) { s.State = "connecting" })
-	go g.drive()
-	if err := g.sock.Connect(time.Now()); err != nil {
-		return js.ValueOf(err.Error())
-	}
+	p.set(func(s *status) { s.State = "connecting" })
+	go func() { _ = p.sock.Connect(context.Background()) }()
+	go p.watchUpgrade()
 	return js.ValueOf(map[string]any{
-		"emitAck": js.FuncOf(g.emitAck),
+		"emitAck": js.FuncOf(p.emitAck),
 	})
 }
 
-func engineSID(m *client.Manager) string {
-	if e := m.Engine(); e != nil {
-		return e.SID()
+// watchUpgrade notices the move from polling to WebSocket, which the
+// client makes on its own, and tells the page when it happened.
+func (p *page) watchUpgrade() {
+	for range time.Tick(50 * time.Millisecond) {
+		tr := p.c.Transport()
+		p.mu.Lock()
+		upgraded := p.st.State == "connected" && p.st.Transport == "polling" && tr == "websocket"
+		p.mu.Unlock()
+		if upgraded {
+			p.set(func(s *status) { s.Transport, s.UpgradedAt = "websocket", time.Now().UnixMilli() })
+		}
 	}
-	return ""
 }
 
-func (g *glue) setStatus(f func(*status)) {
-	g.mu.Lock()
-	f(&g.st)
-	b, _ := json.Marshal(g.st)
-	g.mu.Unlock()
-	g.onStatus.Invoke(string(b))
+func (p *page) set(f func(*status)) {
+	p.mu.Lock()
+	f(&p.st)
+	b, _ := json.Marshal(p.st)
+	p.mu.Unlock()
+	p.onStatus.Invoke(string(b))
 }
 
 // argsJSON is the event's arguments as one JSON array.
@@ -150,7 +133,7 @@ func argsJSON(a core.Args) string {
 
 // emitAck(name, argsJSON, cb): cb(null, argsJSON) with the server's
 // answer, or cb(message) when it fails or times out.
-func (g *glue) emitAck(_ js.Value, args []js.Value) any {
+func (p *page) emitAck(_ js.Value, args []js.Value) any {
 	if len(args) < 3 {
 		return js.ValueOf("emitAck(name, argsJSON, cb)")
 	}
@@ -164,142 +147,15 @@ func (g *glue) emitAck(_ js.Value, args []js.Value) any {
 	for i, r := range raw {
 		vals[i] = r
 	}
-	_, err := g.sock.EmitWith(client.EmitOptions{
-		Deadline: time.Now().Add(10 * time.Second),
-		Ack: func(a core.Args, err error) {
-			if err != nil {
-				cb.Invoke(err.Error())
-				return
-			}
-			cb.Invoke(js.Null(), argsJSON(a))
-		},
-	}, name, vals...)
+	err := p.sock.EmitAck(name, func(a core.Args, err error) {
+		if err != nil {
+			cb.Invoke(err.Error())
+			return
+		}
+		cb.Invoke(js.Null(), argsJSON(a))
+	}, vals...)
 	if err != nil {
 		cb.Invoke(err.Error())
 	}
 	return nil
-}
-
-// wake is the manager's wake-up: it never blocks.
-func (g *glue) wake() {
-	select {
-	case g.wakeCh <- struct{}{}:
-	default:
-	}
-	g.mu.Lock()
-	for r := range g.runs {
-		r.kick()
-	}
-	g.mu.Unlock()
-}
-
-// drive runs the manager's timer and starts the sessions it asks for.
-func (g *glue) drive() {
-	timer := time.NewTimer(time.Hour)
-	for {
-		g.m.HandleTimeout(time.Now())
-		for e := g.m.TakeDial(); e != nil; e = g.m.TakeDial() {
-			r := &run{g: g, e: e, k: make(chan struct{}, 1)}
-			g.mu.Lock()
-			g.runs[r] = struct{}{}
-			g.mu.Unlock()
-			go r.run()
-		}
-		if t, ok := g.m.Deadline(); ok {
-			timer.Reset(max(time.Until(t), 0))
-		} else {
-			timer.Stop()
-		}
-		select {
-		case <-g.wakeCh:
-		case <-timer.C:
-		}
-	}
-}
-
-// run is one Engine.IO session on one WebSocket.
-type run struct {
-	g *glue
-	e *client.Engine
-	k chan struct{}
-}
-
-func (r *run) kick() {
-	select {
-	case r.k <- struct{}{}:
-	default:
-	}
-}
-
-func (r *run) run() {
-	defer func() {
-		r.g.mu.Lock()
-		delete(r.g.runs, r)
-		r.g.mu.Unlock()
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	ws, _, err := websocket.Dial(ctx, r.g.wsURL, nil)
-	cancel()
-	if err != nil {
-		r.e.HandleTransportClose(time.Now(), err)
-		return
-	}
-	ws.SetReadLimit(maxMessage)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.write(ws)
-	}()
-	for {
-		typ, data, err := ws.Read(context.Background())
-		if err != nil {
-			if !r.e.Closed() {
-				r.e.HandleTransportClose(time.Now(), nil)
-			}
-			break
-		}
-		if err := r.e.HandleFrame(time.Now(), data, typ == websocket.MessageBinary); err != nil && r.e.Closed() {
-			break
-		}
-	}
-	r.kick()
-	<-done
-}
-
-// write is the WebSocket's one writer: what the session queues, until it
-// is closed and flushed.
-func (r *run) write(ws *websocket.Conn) {
-	var pkts []eio.Packet
-	var frame []byte
-	for {
-		var done bool
-		pkts, done = r.e.TakeFinalOutputOn(eio.WebSocket, pkts[:0], 0)
-		for _, p := range pkts {
-			var binary bool
-			frame, binary = eio.AppendFrame(frame[:0], p)
-			typ := websocket.MessageText
-			if binary {
-				typ = websocket.MessageBinary
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := ws.Write(ctx, typ, frame)
-			cancel()
-			if err != nil {
-				if !r.e.Closed() {
-					r.e.HandleTransportClose(time.Now(), err)
-				}
-				ws.CloseNow()
-				return
-			}
-		}
-		clear(pkts)
-		if len(pkts) > 0 {
-			continue
-		}
-		if done || r.e.Closed() {
-			ws.Close(websocket.StatusNormalClosure, "")
-			return
-		}
-		<-r.k
-	}
 }
