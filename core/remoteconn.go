@@ -50,8 +50,9 @@ type RemoteLink interface {
 type remoteLink struct {
 	link      RemoteLink
 	transport eio.Transport
-	inMu      sync.Mutex // serialises inputs, as EngineConn's
-	sendMu    sync.Mutex // orders sends with the step of sendThen, as EngineConn.mu does
+	inMu      sync.Mutex    // serialises inputs, as EngineConn's
+	pending   atomic.Uint32 // a Close waiting for the input to end: its reason
+	sendMu    sync.Mutex    // orders sends with the step of sendThen, as EngineConn.mu does
 	closed    atomic.Bool
 }
 
@@ -108,7 +109,7 @@ func (r *RemoteConn) Conn() *Conn { return r.c }
 func (r *RemoteConn) HandlePacket(now time.Time, p *sio.Packet) {
 	c := r.c
 	c.remote.inMu.Lock()
-	defer c.remote.inMu.Unlock()
+	defer c.unlockInput()
 	if c.remote.closed.Load() {
 		return
 	}
@@ -121,7 +122,7 @@ func (r *RemoteConn) HandlePacket(now time.Time, p *sio.Packet) {
 func (r *RemoteConn) HandleClose(reason eio.Reason) {
 	c := r.c
 	c.remote.inMu.Lock()
-	defer c.remote.inMu.Unlock()
+	defer c.unlockInput()
 	c.closeRemote(reason, false)
 }
 
@@ -139,7 +140,7 @@ func (r *RemoteConn) Empty() bool {
 func (r *RemoteConn) HandleTimeout(now time.Time) {
 	c := r.c
 	c.remote.inMu.Lock()
-	defer c.remote.inMu.Unlock()
+	defer c.unlockInput()
 	if c.remote.closed.Load() {
 		return
 	}
@@ -157,8 +158,7 @@ func (r *RemoteConn) DeadlineMoved() bool { return r.c.DeadlineMoved() }
 func (r *RemoteConn) Closed() bool { return r.c.remote.closed.Load() }
 
 // closeRemote ends a remote connection once: with tell, it asks the
-// client's node to close the client's session. The caller holds inMu, or
-// is Close.
+// client's node to close the client's session. The caller holds inMu.
 func (c *Conn) closeRemote(r eio.Reason, tell bool) {
 	if !c.remote.closed.CompareAndSwap(false, true) {
 		return
@@ -172,7 +172,11 @@ func (c *Conn) closeRemote(r eio.Reason, tell bool) {
 
 // Close closes the connection for reason r: the Engine.IO session of a
 // local client (EngineConn.Close), or for a remote connection, the
-// client's session on the node holding it and the connection here.
+// client's session on the node holding it and the connection here. On a
+// remote connection whose input is being handled (a handler run at once by
+// Config.Go calling Disconnect(true), or another goroutine's input), the
+// close happens when that input ends, as EngineConn.Close leaves it to the
+// next input.
 func (c *Conn) Close(r eio.Reason) {
 	if c.remote == nil {
 		c.EngineConn.Close(r)
@@ -181,9 +185,26 @@ func (c *Conn) Close(r eio.Reason) {
 	if r == eio.ReasonNone {
 		r = eio.ReasonForcedClose
 	}
-	c.remote.inMu.Lock()
-	defer c.remote.inMu.Unlock()
-	c.closeRemote(r, true)
+	c.remote.pending.CompareAndSwap(0, uint32(r))
+	if c.remote.inMu.TryLock() {
+		c.unlockInput()
+	}
+}
+
+// unlockInput ends an input of a remote connection: it runs a Close that
+// came meanwhile, then releases inMu, and takes it again for a Close that
+// came after it looked.
+func (c *Conn) unlockInput() {
+	l := c.remote
+	for {
+		if r := l.pending.Swap(0); r != 0 {
+			c.closeRemote(eio.Reason(r), true)
+		}
+		l.inMu.Unlock()
+		if l.pending.Load() == 0 || !l.inMu.TryLock() {
+			return
+		}
+	}
 }
 
 // Transport is the transport in use; for a remote connection, the one the
