@@ -667,6 +667,9 @@ func (a *Adapter) onBroadcast(channel, payload string) error {
 	if room := strings.TrimSuffix(channel[len(a.bc):], "#"); room != "" && !a.HasRoom(room) {
 		return nil // for a room with no socket here: not even decoded
 	}
+	if fromSelf(payload, a.uid) {
+		return nil // our own, back from Redis: not even decoded
+	}
 	v, err := decodeMsgpack([]byte(payload), a.bus.opts.MaxDepth)
 	if err != nil {
 		return err
@@ -705,6 +708,13 @@ func (a *Adapter) onBroadcast(channel, payload string) error {
 	}
 	a.MemoryAdapter.Broadcast(&core.Outgoing{Packet: p}, opts)
 	return nil
+}
+
+// fromSelf reports whether a broadcast [uid, packet, opts] starts with
+// uid (a fixstr), as this node writes its own.
+func fromSelf(payload, uid string) bool {
+	n := len(uid)
+	return n < 32 && len(payload) > 2+n && payload[0] == 0x93 && payload[1] == 0xa0|byte(n) && payload[2:2+n] == uid
 }
 
 func (a *Adapter) onRequest(payload string) error {

@@ -80,6 +80,23 @@ func runNodeProcess(redisURL string) int {
 				_ = srv.Of("/").Emit("seq", f[1], i)
 			}
 			say("sent %s %d", f[1], n)
+		case len(f) == 4 && f[0] == "rate":
+			// rate TAG R K: K broadcasts ("lat", TAG, i, µs since the
+			// epoch) at R per second.
+			r, _ := strconv.Atoi(f[2])
+			k, _ := strconv.Atoi(f[3])
+			start := time.Now()
+			for i := 0; i < k; i++ {
+				if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(r))); d > 0 {
+					time.Sleep(d)
+				}
+				_ = srv.Of("/").Emit("lat", f[1], i, time.Now().UnixMicro())
+			}
+			say("sent %s %d", f[1], k)
+		case len(f) == 1 && f[0] == "cpu":
+			var ru syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			say("cpu %d", ru.Utime.Nano()/1000+ru.Stime.Nano()/1000)
 		case len(f) == 1 && f[0] == "fetch":
 			wg.Add(1)
 			go func() {
@@ -101,7 +118,7 @@ func runNodeProcess(redisURL string) int {
 
 // goProcess is a Go node running in a child process.
 type goProcess struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	url   string
@@ -109,7 +126,7 @@ type goProcess struct {
 	done  chan struct{}
 }
 
-func startGoProcess(t *testing.T, redisURL string) *goProcess {
+func startGoProcess(t testing.TB, redisURL string) *goProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), nodeEnv+"="+redisURL)

@@ -81,7 +81,7 @@ func startGateway(t *testing.T, redisURL string, nsps map[string]string, setup f
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := &gateway{srv: srv, http: httptest.NewServer(srv), g: g}
+	gw := &gateway{srv: srv, http: newHTTPServer(srv), g: g}
 	t.Cleanup(gw.stop)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -90,6 +90,8 @@ func startGateway(t *testing.T, redisURL string, nsps map[string]string, setup f
 	})
 	return gw
 }
+
+func newHTTPServer(srv *httpadapter.Server) *httptest.Server { return httptest.NewServer(srv) }
 
 func startBackend(t *testing.T, redisURL, service string, setup func(b *distributor.Backend)) *distributor.Backend {
 	t.Helper()

@@ -56,6 +56,12 @@ let emitter = null;
 let emitterClient = null;
 const clients = new Map(); // name -> client socket
 const many = []; // the clients of manyClients
+let latSockets = []; // the clients of latClients
+let latencies = [];
+const { performance } = require("perf_hooks");
+function nowMicros() {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
 
 async function redisClient(url) {
   const { createClient } = require("redis");
@@ -267,6 +273,59 @@ const commands = {
     return many.map(({ st }) => st);
   },
 
+  // Broadcasts ("lat", m.tag, i, µs since the epoch) for i < m.count, at
+  // m.rate per second.
+  async rate(m) {
+    const nsp = io.of("/");
+    const start = performance.now();
+    for (let i = 0; i < m.count; i++) {
+      const due = start + (i * 1000) / m.rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      nsp.emit("lat", m.tag, i, nowMicros());
+    }
+    return null;
+  },
+  async cpu() {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  },
+
+  // m.count official clients over m.urls that record the latency of each
+  // "lat" event they receive.
+  async latClients(m) {
+    const { io: connect } = require("socket.io-client");
+    const pending = [];
+    for (let i = 0; i < m.count; i++) {
+      const s = connect(m.urls[i % m.urls.length], { transports: ["websocket"], reconnection: false, forceNew: true });
+      latSockets.push(s);
+      s.on("lat", (tag, idx, t) => latencies.push(nowMicros() - t));
+      pending.push(
+        new Promise((resolve, reject) => {
+          s.once("connect", resolve);
+          s.once("connect_error", reject);
+        })
+      );
+    }
+    await Promise.all(pending);
+    return null;
+  },
+  // Waits until m.want latencies are in (or m.timeout ms pass), then
+  // reports their count and percentiles in µs, and starts afresh.
+  async latReport(m) {
+    const deadline = Date.now() + (m.timeout || 30000);
+    while (latencies.length < m.want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const l = latencies.sort((a, b) => a - b);
+    latencies = [];
+    const q = (p) => (l.length ? l[Math.min(l.length - 1, Math.floor(p * l.length))] : -1);
+    return { count: l.length, p50: q(0.5), p99: q(0.99), max: l.length ? l[l.length - 1] : -1 };
+  },
+  async latClose() {
+    for (const s of latSockets) s.disconnect();
+    latSockets = [];
+    return null;
+  },
+
   async clientClose(m) {
     clients.get(m.name).disconnect();
     clients.delete(m.name);
@@ -308,6 +367,7 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
 process.stdin.on("end", async () => {
   for (const s of clients.values()) s.disconnect();
   for (const { s } of many) s.disconnect();
+  for (const s of latSockets) s.disconnect();
   if (io) io.close();
   for (const c of [pubClient, subClient, emitterClient]) {
     if (c) {
