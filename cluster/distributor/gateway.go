@@ -35,9 +35,12 @@ type GatewayOptions struct {
 // connects wait for a new one (ConnectWait) rather than being refused.
 const recentlySeen = time.Minute
 
-// maxWaiting bounds the packets a socket may send while its connect waits
-// for a replica; past it the client's session is closed.
-const maxWaiting = 256
+// maxWaiting and maxWaitingBytes bound what a socket may send while its
+// connect waits for a replica; past them the client's session is closed.
+const (
+	maxWaiting      = 256
+	maxWaitingBytes = 1 << 20
+)
 
 // Gateway forwards chosen namespaces of a server to backends. Make one
 // with NewGateway for the server that holds the client connections.
@@ -67,6 +70,7 @@ type route struct {
 	// Under g.mu:
 	backend string // "" while the connect waits for a replica
 	held    []item // the packets sent meanwhile
+	heldN   int    // their bytes
 	timer   *time.Timer
 }
 
@@ -248,7 +252,7 @@ func (g *Gateway) backendAlive(p *peer, _ bool) {
 		for _, it := range r.held {
 			g.l.send(r.backend, it)
 		}
-		r.held = nil
+		r.held, r.heldN = nil, 0
 	}
 	delete(g.waiting, p.service)
 }
@@ -316,10 +320,11 @@ func (r *route) Packet(p *sio.Packet) {
 		ok = g.l.send(r.backend, it)
 	case g.waiting[r.service][r.id] == nil:
 		// Refused meanwhile: the client has its connect_error.
-	case len(r.held) >= maxWaiting:
+	case len(r.held) >= maxWaiting || r.heldN+itemSize(&it) > maxWaitingBytes:
 		ok = false
 	default:
 		r.held = append(r.held, it)
+		r.heldN += itemSize(&it)
 	}
 	if p.Type == sio.Disconnect {
 		g.forgetLocked(r)
@@ -342,6 +347,14 @@ func (r *route) Close(reason string) {
 	if backend != "" {
 		g.l.send(backend, item{Op: opClose, SID: r.conn.SID(), Route: r.id, Reason: reasonCode(reason)})
 	}
+}
+
+func itemSize(it *item) int {
+	n := len(it.Data)
+	for _, a := range it.Att {
+		n += len(a)
+	}
+	return n
 }
 
 func clone(b []byte) []byte {
