@@ -21,7 +21,7 @@ type Server struct {
 	timer  *time.Timer
 	closed bool
 
-	handlers sync.WaitGroup // goroutines running application code
+	handlers liveCount // goroutines running application code
 }
 
 // New makes a Server.
@@ -98,13 +98,8 @@ func (s *Server) Close(ctx context.Context) error {
 	s.closed = true
 	s.timer.Stop()
 	s.tmu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.handlers.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-s.handlers.idle():
 	case <-ctx.Done():
 		if err == nil {
 			err = ctx.Err()
@@ -131,4 +126,42 @@ func (s *Server) rearm() {
 		return
 	}
 	s.timer.Reset(max(t.Sub(s.rt.cfg.Clock()), 0))
+}
+
+// liveCount counts goroutines that may start at any time, even while
+// Close waits for them (a timer closing a socket during shutdown starts its
+// disconnect handlers), which a sync.WaitGroup does not allow.
+type liveCount struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil when none waits
+}
+
+// Add adds delta to the count.
+func (c *liveCount) Add(delta int) {
+	c.mu.Lock()
+	c.n += delta
+	if c.n == 0 && c.zero != nil {
+		close(c.zero)
+		c.zero = nil
+	}
+	c.mu.Unlock()
+}
+
+// Done is Add(-1).
+func (c *liveCount) Done() { c.Add(-1) }
+
+// idle returns a channel closed once the count is zero.
+func (c *liveCount) idle() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	if c.zero == nil {
+		c.zero = make(chan struct{})
+	}
+	return c.zero
 }

@@ -127,10 +127,16 @@ func (d *Driver) runInline(ready []func()) bool {
 func (d *Driver) handOff() {
 	t := &d.turns
 	cur := t.run.Load()
-	if cur%4 != inlineRunning || !t.run.CompareAndSwap(cur, cur-inlineRunning+inlineHandedOff) {
+	if cur%4 != inlineRunning {
 		return
 	}
+	// Counted before the old reader can learn it was handed off (and
+	// uncount itself), so that the count never goes below zero.
 	d.opts.Track(1)
+	if !t.run.CompareAndSwap(cur, cur-inlineRunning+inlineHandedOff) {
+		d.opts.Track(-1)
+		return
+	}
 	t.mu.Lock()
 	resume := t.resume
 	t.mu.Unlock()
