@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"github.com/redis/rueidis"
 	"testing"
 	"time"
 
@@ -156,5 +157,38 @@ func TestHandlerLimit(t *testing.T) {
 	case <-started:
 		t.Error("a third handler started past the limit")
 	default:
+	}
+}
+
+// A Bus on the application's own Redis client uses it and leaves it open.
+func TestUserClient(t *testing.T) {
+	checkLeaks(t)
+	redis := peertestRedis(t)
+	co, err := rueidis.ParseURL(redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	co.DisableCache = true
+	c, err := rueidis.NewClient(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := startNode(t, cluster.Options{Client: c}, nil)
+	b := startNode(t, cluster.Options{URL: redis.URL()}, nil)
+	cl := connect(t, b.url, "/", nil)
+	if err := a.srv.Of("/").Emit("e", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitEvent(`e "hi"`)
+	a.stop()
+	if err := c.Do(ctxT(t), c.B().Ping().Build()).Error(); err != nil {
+		t.Errorf("the application's client after the bus closed: %v", err)
+	}
+	if _, err := cluster.New(cluster.Options{}); err == nil {
+		t.Error("New without a client or a URL: no error")
+	}
+	if _, err := cluster.New(cluster.Options{URL: "http://x"}); err == nil {
+		t.Error("New with a bad URL: no error")
 	}
 }
