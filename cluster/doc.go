@@ -69,6 +69,16 @@
 // of core, 20 characters as the reference makes them, which its dynamic
 // mode relies on to tell a socket's room from a public one.
 //
+// # Binary
+//
+// Broadcasts carry binary inline as MessagePack bin, and clients receive
+// it as binary attachments, whichever node sent it. The classic
+// protocol's JSON requests (server-side events and their answers,
+// fetchSockets answers) cannot: there a []byte travels as Node writes a
+// Buffer in JSON, {"type":"Buffer","data":[...]}, and arrives as that
+// object. The sharded protocol switches to MessagePack when a message
+// carries binary, so binary stays binary.
+//
 // # Limits
 //
 // A message from Redis larger than Options.MaxMessageBytes (16 MiB), or
