@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +44,19 @@ func TestMain(m *testing.M) {
 //	fetch             FetchSockets of "/": prints "fetched N MILLIS ERR"
 //
 // It closes the server and the bus when stdin ends.
+//
+// With SIO_CLUSTER_TEST_CPUPROFILE=dir it writes a CPU profile of its run
+// to dir/node-PID.pprof.
 func runNodeProcess(redisURL string) int {
+	if dir := os.Getenv("SIO_CLUSTER_TEST_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("node-%d.pprof", os.Getpid())))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			}()
+		}
+	}
 	bus, err := cluster.New(cluster.Options{URL: redisURL, RequestTimeout: processRequestTimeout, Logger: quiet})
 	if err != nil {
 		fmt.Println("error", err)
