@@ -54,10 +54,14 @@
 // Replicas of one service share a cluster bus (package cluster, prefix
 // "<prefix>#svc#<service>"): a broadcast or FetchSockets on one reaches the
 // sockets of the others, exactly as across the nodes of a cluster. A
-// broadcast's frames go to each gateway once per replica: the publisher
-// coalesces the copies queued for the sockets of one gateway into one item
-// with every recipient, and the gateway queues the same frames on each
-// session.
+// broadcast does not cost a message per client: the publisher coalesces
+// the copies queued together for the sockets of one gateway into one item
+// that names every recipient (so typically one message per gateway and
+// replica), and the gateway queues the same frames on each session.
+//
+// Backpressure stops at Redis: a gateway cannot be asked to stop reading
+// one client, so a backend whose socket's inbox is full takes four times
+// core.Config.Inbox.Events more packets, then closes that client's session.
 //
 // # On Redis
 //
@@ -86,7 +90,26 @@
 //     other as gone, as above, and clients reconnect.
 //
 // A backend has no connect timeout of its own (the gateway keeps its
-// client's); a remote connection whose last socket went is dropped.
+// client's); a remote connection whose last socket went is dropped. A
+// connect that finds no live replica waits for one for at most
+// GatewayOptions.ConnectWait when one may come soon (the gateway has just
+// subscribed, or the service had a replica within the last minute), so
+// that clients reconnecting after a restart are served, not refused.
+//
+// # Cost
+//
+// Every packet crosses Redis once more than on a plain server, and is
+// decoded and encoded once more on each side. BenchmarkAckRoundTrip puts
+// the two side by side (the server tiers in child processes, Go clients
+// over WebSocket); on a shared 2-core machine, one client: p50 88µs plain
+// against 373µs distributed, 18,000 against 3,300 round trips per server
+// CPU-second; 32 clients: p50 1.3ms against 3.3ms, 38,000 against 13,000
+// round trips per CPU-second (gateway and backend together; Redis not
+// counted). Prefer it when the handlers, not the connections, are what
+// needs its own processes: stateful or heavy namespaces (a game, a chat
+// with its history) scaled, deployed and restarted apart from the edge,
+// one connection per client for several services, broadcasts fanned out
+// by the gateways.
 //
 // It imports core, core/eio, core/sio, cluster, github.com/redis/rueidis
 // and github.com/vmihailenco/msgpack/v5.
