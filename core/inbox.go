@@ -48,7 +48,9 @@ type inbox struct {
 
 func (b *inbox) push(t task) {
 	if b.n == len(b.q) {
-		grown := make([]task, max(4, 2*len(b.q)))
+		// Most turns come alone: start with one slot, as an idle
+		// connection keeps the ring of its last burst.
+		grown := make([]task, max(1, 2*len(b.q)))
 		for i := 0; i < b.n; i++ {
 			grown[i] = b.q[(b.head+i)%len(b.q)]
 		}
