@@ -506,3 +506,29 @@ func BenchmarkEventTurn(b *testing.B) {
 		})
 	}
 }
+
+// TestPongBringsNextPingForward: with PingInterval shorter than
+// PingTimeout, a pong makes the next ping due before the pong deadline the
+// adapter's timer waits for, and the connection says so (DeadlineMoved),
+// so that pings come every PingInterval, as the reference sends them.
+func TestPongBringsNextPingForward(t *testing.T) {
+	h := newHarness(t, Config{Engine: eio.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond}})
+	cl := h.dial()
+	cl.connect("/")
+	cl.c.DeadlineMoved() // whatever the connect did
+	h.advance(100*time.Millisecond, cl)
+	if out := cl.out(); len(out) != 1 || out[0] != "2" {
+		t.Fatalf("ping: %q", out)
+	}
+	if d, _ := cl.c.Deadline(); !d.Equal(h.clk.Now().Add(400 * time.Millisecond)) {
+		t.Fatalf("deadline %v after the ping, want the pong deadline", d.Sub(h.clk.Now()))
+	}
+	h.clk.Advance(10 * time.Millisecond)
+	cl.send("3")
+	if !cl.c.DeadlineMoved() {
+		t.Fatal("the pong moved the deadline and the connection did not say so")
+	}
+	if d, _ := cl.c.Deadline(); !d.Equal(h.clk.Now().Add(100 * time.Millisecond)) {
+		t.Fatalf("next ping in %v, want PingInterval", d.Sub(h.clk.Now()))
+	}
+}

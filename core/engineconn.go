@@ -153,9 +153,18 @@ func (c *EngineConn) input(now time.Time, f func() error) error {
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
 	c.mu.Lock()
+	before, had := c.sess.Deadline()
 	err := f()
+	after, has := c.sess.Deadline()
 	c.unlock()
 	c.process(now)
+	if has && (!had || after.Before(before)) {
+		// A pong brings the next ping forward (PingInterval after it,
+		// which may come before the pong deadline the adapter's timer
+		// waits for): the adapter must look at Deadline again.
+		c.moveDeadline()
+		return err
+	}
 	if c.HasOutput() {
 		c.wake()
 	}
