@@ -17,7 +17,18 @@
 // with backoff; [Client.Socket] gives the [ClientSocket] of a namespace. The
 // protocol is core/client's Manager; transport runs its sessions: a
 // goroutine for the timer, and per session a poller and a writer, or a
-// WebSocket reader and writer.
+// WebSocket reader and writer. The client side also builds under
+// GOOS=js GOARCH=wasm: the WebSocket is the browser's and polling goes
+// through fetch.
+//
+// # Application code
+//
+// A session whose handlers may block (core.Conn) has its sockets' turns run
+// by the driver: the WebSocket reader runs the turn its message made ready
+// and hands reading to a new goroutine if that turn is still running after
+// a millisecond; other turns get goroutines of their own (turns.go). The
+// reader also stops reading while the session's inboxes are full
+// (ReadPaused), which holds the peer back through TCP.
 //
 // It imports core, core/client, core/eio, core/sio and
 // github.com/coder/websocket.
