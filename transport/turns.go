@@ -34,8 +34,10 @@ type turns struct {
 	mu      sync.Mutex
 	reading bool     // the reader is handing in a message
 	ready   []func() // turns that message made ready
-	handoff *time.Timer
-	resume  func() // reading again, on a new goroutine
+	// What a new goroutine reads on with after a hand-off; under mu.
+	sock *WebSocket
+	w    *wsWriter
+	end  func()
 
 	// run says who reads after the turn the reader is running: the
 	// run's number times 4 plus its state. Only the reader starts a run,
@@ -82,17 +84,43 @@ func (d *Driver) endInput() []func() {
 	return ready
 }
 
-// setResume records how a new goroutine reads on after a hand-off.
-func (d *Driver) setResume(resume func()) {
+// setResume records what a new goroutine reads on with after a hand-off.
+func (d *Driver) setResume(sock *WebSocket, w *wsWriter, end func()) {
 	d.turns.mu.Lock()
-	d.turns.resume = resume
+	d.turns.sock, d.turns.w, d.turns.end = sock, w, end
 	d.turns.mu.Unlock()
+}
+
+// A watchdog is the timer of one inline run. They are pooled: an idle
+// session keeps none, and a busy one allocates none.
+type watchdog struct {
+	t   *time.Timer
+	d   atomic.Pointer[Driver]
+	run atomic.Uint64
+}
+
+var watchdogs sync.Pool // of *watchdog
+
+func newWatchdog() *watchdog {
+	w := new(watchdog)
+	w.t = time.AfterFunc(time.Hour, w.fire)
+	w.t.Stop()
+	return w
+}
+
+// fire hands off the run the watchdog was armed for. A late firing may
+// find the watchdog reused by another run, which it then hands off early:
+// that costs a goroutine and nothing else.
+func (w *watchdog) fire() {
+	if d := w.d.Load(); d != nil {
+		d.handOff(w.run.Load())
+	}
 }
 
 // runInline runs the first turn on the reader and starts the others on
 // goroutines of their own. It reports whether the reader is still the
-// reader: false when the turn ran past inlineHandoff and t.resume took over
-// reading, in which case the caller must return at once.
+// reader: false when the turn ran past inlineHandoff and a new goroutine
+// took over reading, in which case the caller must return at once.
 func (d *Driver) runInline(ready []func()) bool {
 	for _, fn := range ready[1:] {
 		d.opts.Go(fn)
@@ -100,45 +128,39 @@ func (d *Driver) runInline(ready []func()) bool {
 	t := &d.turns
 	run := (t.run.Load()/4 + 1) * 4
 	t.run.Store(run | inlineRunning)
-	t.mu.Lock()
-	if t.handoff == nil {
-		t.handoff = time.AfterFunc(inlineHandoff, d.handOff)
-	} else {
-		t.handoff.Reset(inlineHandoff)
+	w, _ := watchdogs.Get().(*watchdog)
+	if w == nil {
+		w = newWatchdog()
 	}
-	t.mu.Unlock()
+	w.d.Store(d)
+	w.run.Store(run)
+	w.t.Reset(inlineHandoff)
 	ready[0]()
+	w.t.Stop()
+	w.d.Store(nil)
+	watchdogs.Put(w)
 	if !t.run.CompareAndSwap(run|inlineRunning, run|inlineDone) {
 		// Reading went on without us: this goroutine was counted as
 		// application code when it was handed off.
 		d.opts.Track(-1)
 		return false
 	}
-	t.mu.Lock()
-	t.handoff.Stop()
-	t.mu.Unlock()
 	return true
 }
 
-// handOff fires when a turn run by the reader is still running: a new
-// goroutine reads on, and the old one is counted as application code. A
-// late firing that finds a later run hands that one off early, which costs
-// a goroutine and nothing else.
-func (d *Driver) handOff() {
+// handOff ends the reader's part in run if it is still running: a new
+// goroutine reads on, and the old one is counted as application code.
+func (d *Driver) handOff(run uint64) {
 	t := &d.turns
-	cur := t.run.Load()
-	if cur%4 != inlineRunning {
-		return
-	}
 	// Counted before the old reader can learn it was handed off (and
 	// uncount itself), so that the count never goes below zero.
 	d.opts.Track(1)
-	if !t.run.CompareAndSwap(cur, cur-inlineRunning+inlineHandedOff) {
+	if !t.run.CompareAndSwap(run|inlineRunning, run|inlineHandedOff) {
 		d.opts.Track(-1)
 		return
 	}
 	t.mu.Lock()
-	resume := t.resume
+	sock, w, end := t.sock, t.w, t.end
 	t.mu.Unlock()
-	go resume()
+	go d.readLoop(sock, w, end)
 }

@@ -81,7 +81,7 @@ func (d *Driver) ServeWebSocket(ws *WebSocket) {
 // whichever goroutine is the reader by then: a turn that the reader ran
 // and that blocked hands reading to a new goroutine (turns.go).
 func (d *Driver) readLoop(sock *WebSocket, w *wsWriter, end func()) {
-	d.setResume(func() { d.readLoop(sock, w, end) })
+	d.setResume(sock, w, end)
 	// This loop is where an idle session's goroutine waits: keep its frame
 	// small, so that the runtime can shrink the goroutine's stack.
 	for {
