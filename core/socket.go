@@ -30,8 +30,8 @@ type Socket struct {
 	state    atomic.Int32
 	accepted atomic.Bool // got past its middlewares (stays true once closed)
 	life     sync.Mutex
-	in       inbox // the turns waiting for the socket's handlers
-	drainFn func() // s.drain, made once: a method value allocates
+	in       inbox  // the turns waiting for the socket's handlers
+	drainFn  func() // s.drain, made once: a method value allocates
 	// hasAnyOut: OnAnyOutgoing listeners exist (read on every broadcast).
 	hasAnyOut atomic.Bool
 
