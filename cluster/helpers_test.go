@@ -1,14 +1,12 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -191,82 +189,13 @@ func (c *tclient) waitEvent(ev string) {
 // checkLeaks fails the test if goroutines started during it are still
 // alive once its cleanups ran (register it first).
 func checkLeaks(t *testing.T) {
-	t.Helper()
-	before := map[int]bool{}
-	for _, g := range goroutines() {
-		before[g.id] = true
-	}
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			var leaked []string
-			for _, g := range goroutines() {
-				if !before[g.id] && !ignoredGoroutine(g.stack) {
-					leaked = append(leaked, g.stack)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutine(s) outlived Close:\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
-type goroutine struct {
-	id    int
-	stack string
-}
-
-func goroutines() []goroutine {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []goroutine
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		s := string(g)
-		head, _, _ := strings.Cut(s, " [")
-		id, err := strconv.Atoi(strings.TrimPrefix(head, "goroutine "))
-		if err != nil {
-			continue
-		}
-		out = append(out, goroutine{id: id, stack: s})
-	}
-	return out
-}
-
-func ignoredGoroutine(stack string) bool {
-	for _, s := range []string{
-		"testing.tRunner(",
-		"testing.(*T).Run(",
-		"testing.runTests(",
-		"testing.(*M).",
-		"os/signal.signal_recv",
-		"runtime.ensureSigM",
-		"created by runtime.gc",
-		"runtime.goexit0",
+	peertest.CheckLeaks(t,
 		"os/exec.(*Cmd).Start", // a child's output copier ends after the child
 		// The Redis Cluster client closes the connections that a topology
 		// refresh replaced 5s later, on a goroutine of its own that Close
 		// does not stop; it ends by itself.
 		"rueidis.(*clusterClient)._refresh.func",
-	} {
-		if strings.Contains(stack, s) {
-			return true
-		}
-	}
-	return false
+	)
 }
 
 // sorted returns a sorted copy.
