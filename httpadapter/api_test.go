@@ -572,59 +572,8 @@ func (a *apiServer) run(s *core.Socket, o *apiOp, out *outLog) (any, error) {
 
 // startAPIClients runs api.js against the server at base.
 func startAPIClients(h *harness, base string) *nodeProc {
-	t := h.t
-	t.Helper()
-	node := requireNode(t)
-	dir, _ := filepath.Abs(nodeDir)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "api.js"), base)
-	cmd.Dir = dir
-	cmd.WaitDelay = 2 * time.Second
-	p := &nodeProc{t: t, name: "api.js", cmd: cmd, events: make(chan nodeEvent, 4096), stderr: new(syncBuffer), exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-		for sc.Scan() {
-			var head struct{ Ev string }
-			line := append([]byte(nil), sc.Bytes()...)
-			if json.Unmarshal(line, &head) != nil {
-				head.Ev = "(garbage)"
-			}
-			p.events <- nodeEvent{Ev: head.Ev, Raw: line}
-		}
-		close(p.events)
-	}()
-	waited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(waited)
-		close(p.exited)
-	}()
-	h.addClient(func() {
-		_ = p.stdin.Close()
-		select {
-		case <-waited:
-		case <-time.After(3 * time.Second):
-			cancel()
-			<-waited
-		}
-		cancel()
-		for range p.events {
-		}
-	})
-	return p
+	h.t.Helper()
+	return h.startScript(120*time.Second, "api.js", base)
 }
 
 // startAPIReference runs apiserver.js and returns its base URL.

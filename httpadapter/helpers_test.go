@@ -272,18 +272,27 @@ func (e *env) startNode(scenario string, opts any) *nodeProc {
 
 // startNode runs scenario against the server at base.
 func (h *harness) startNode(base, scenario string, opts any) *nodeProc {
+	h.t.Helper()
+	js, err := json.Marshal(opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p := h.startScript(90*time.Second, "scenario.js", scenario, base, string(js))
+	p.name = scenario
+	return p
+}
+
+// startScript runs testdata/node/<script> with args; its stdout lines are
+// events, as with startNode. It ends when the test's clients are closed.
+func (h *harness) startScript(limit time.Duration, script string, args ...string) *nodeProc {
 	t := h.t
 	t.Helper()
 	node := requireNode(t)
-	js, err := json.Marshal(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	cmd := exec.CommandContext(ctx, node, "scenario.js", scenario, base, string(js))
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
 	cmd.Dir = nodeDir
 	cmd.WaitDelay = 2 * time.Second
-	p := &nodeProc{t: t, name: scenario, cmd: cmd, events: make(chan nodeEvent, 4096), stderr: new(syncBuffer), exited: make(chan struct{})}
+	p := &nodeProc{t: t, name: script, cmd: cmd, events: make(chan nodeEvent, 4096), stderr: new(syncBuffer), exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -312,13 +321,9 @@ func (h *harness) startNode(base, scenario string, opts any) *nodeProc {
 	go func() {
 		_ = cmd.Wait()
 		close(waited)
-	}()
-	go func() {
-		<-waited
 		close(p.exited)
 	}()
 	h.addClient(func() {
-		// Closing stdin asks the script to exit; kill it if it does not.
 		_ = p.stdin.Close()
 		select {
 		case <-waited:

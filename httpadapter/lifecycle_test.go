@@ -4,72 +4,13 @@ package httpadapter_test
 // does and what the reference server does.
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"net/url"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/sio-go/sio/httpadapter"
 )
-
-// startScript runs testdata/node/<script> with args; its stdout lines are
-// events, as with startNode. It ends when the test's clients are closed.
-func (h *harness) startScript(script string, args ...string) *nodeProc {
-	t := h.t
-	t.Helper()
-	node := requireNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
-	cmd.Dir = nodeDir
-	cmd.WaitDelay = 2 * time.Second
-	p := &nodeProc{t: t, name: script, cmd: cmd, events: make(chan nodeEvent, 4096), stderr: new(syncBuffer), exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-		for sc.Scan() {
-			var head struct{ Ev string }
-			line := append([]byte(nil), sc.Bytes()...)
-			if json.Unmarshal(line, &head) != nil {
-				head.Ev = "(garbage)"
-			}
-			p.events <- nodeEvent{Ev: head.Ev, Raw: line}
-		}
-		close(p.events)
-	}()
-	waited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(waited)
-		close(p.exited)
-	}()
-	h.addClient(func() {
-		_ = p.stdin.Close()
-		select {
-		case <-waited:
-		case <-time.After(3 * time.Second):
-			cancel()
-			<-waited
-		}
-		cancel()
-		for range p.events {
-		}
-	})
-	return p
-}
 
 func jsonArg(t *testing.T, v any) string {
 	t.Helper()
@@ -88,7 +29,7 @@ func TestPacketLimitFollowsBufferSize(t *testing.T) {
 			h := newHarness(t)
 			e := h.newEnv(nil, httpadapter.Options{MaxHTTPBufferSize: 2e6}, diffSetup)
 			const size = 1 << 20
-			p := h.startScript("lifecycle.js", "big", e.base, jsonArg(t, map[string]any{
+			p := h.startScript(90*time.Second, "lifecycle.js", "big", e.base, jsonArg(t, map[string]any{
 				"size": size, "client": map[string]any{"transports": []string{tr}},
 			}))
 			var c struct{ Transport string }
@@ -116,7 +57,7 @@ func TestInvalidUTF8NotRelayed(t *testing.T) {
 		t.Run("receivers-on-"+recvTr, func(t *testing.T) {
 			h := newHarness(t)
 			e := h.newEnv(nil, httpadapter.Options{}, diffSetup)
-			p := h.startScript("lifecycle.js", "receivers", e.base, jsonArg(t, map[string]any{
+			p := h.startScript(90*time.Second, "lifecycle.js", "receivers", e.base, jsonArg(t, map[string]any{
 				"count": receivers, "client": map[string]any{"transports": []string{recvTr}},
 			}))
 			p.expect("ready")
