@@ -262,6 +262,7 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 		return
 	}
 	s := &Socket{id: c.srv.cfg.NewID(), nsp: nsp, conn: c, hs: hs}
+	c.takeHandover(s) // a socket handed over keeps its id (remoteconn.go)
 	s.drainFn = s.drain
 	c.mu.Lock()
 	c.sockets[nsp.name] = s

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sio-go/sio/core/eio"
 	"github.com/sio-go/sio/core/sio"
@@ -227,5 +228,97 @@ func TestRemoteDisconnectCloseEndsTheClientSession(t *testing.T) {
 	}
 	if _, err := NewServer(Config{}).NewRemoteConn("x", eio.WebSocket, Handshake{}, nil, nil); !errors.Is(err, ErrNoGo) {
 		t.Fatalf("without Config.Go: %v", err)
+	}
+}
+
+// recLink records what a remote connection sends.
+type recLink struct {
+	mu     sync.Mutex
+	frames []string
+}
+
+func (l *recLink) Send(frames []eio.Packet, volatile bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range frames {
+		l.frames = append(l.frames, string(f.Data))
+	}
+	return nil
+}
+func (l *recLink) Close(eio.Reason) {}
+func (l *recLink) Empty()           {}
+
+func (l *recLink) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.frames
+	l.frames = nil
+	return out
+}
+
+// A socket handed over from a node that died keeps its id, runs the
+// middlewares and connection handlers again with its auth, and says so;
+// a refusal is a connect_error as for any connect.
+func TestHandoverKeepsTheSocket(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	srv := NewServer(Config{Go: func(fn func()) { fn() }, Clock: clk.Now})
+	nsp := srv.Of("/chat")
+	nsp.Use(func(s *Socket) error {
+		var auth struct{ Token string }
+		_ = s.Handshake().Auth.Bind(&auth)
+		if auth.Token != "ok" {
+			return &ConnectError{Message: "denied"}
+		}
+		return nil
+	})
+	var got []*Socket
+	var events []string
+	nsp.OnConnection(func(s *Socket) {
+		got = append(got, s)
+		s.On("e", func(e *Event) {
+			var n string
+			_ = e.Bind(&n)
+			events = append(events, s.ID()+":"+n)
+		})
+	})
+	link := &recLink{}
+	rc, err := srv.NewRemoteConn("sess", eio.WebSocket, Handshake{}, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.HandleHandover(clk.Now(), &sio.Packet{Type: sio.Connect, Namespace: "/chat", Data: []byte(`{"Token":"ok"}`)}, "kept-id")
+	rc.HandlePacket(clk.Now(), &sio.Packet{Type: sio.Event, Namespace: "/chat", Data: []byte(`["e","1"]`)})
+	if out := link.take(); !slices.Equal(out, []string{`0/chat,{"sid":"kept-id"}`}) {
+		t.Fatalf("handover answer: %q", out)
+	}
+	if len(got) != 1 || got[0].ID() != "kept-id" || !got[0].HandedOver() || !slices.Equal(events, []string{"kept-id:1"}) {
+		t.Fatalf("handed-over socket: %d sockets, events %v", len(got), events)
+	}
+	if err := nsp.To("kept-id").Emit("to-room", 1); err != nil {
+		t.Fatal(err)
+	}
+	if out := link.take(); !slices.Equal(out, []string{`2/chat,["to-room",1]`}) {
+		t.Fatalf("the room of the kept id: %q", out)
+	}
+	// Another namespace of the same connection, connected the usual way.
+	srv.Of("/other").OnConnection(func(s *Socket) { got = append(got, s) })
+	rc.HandlePacket(clk.Now(), &sio.Packet{Type: sio.Connect, Namespace: "/other"})
+	if out := link.take(); len(out) != 1 || strings.Contains(out[0], "kept-id") || len(got) != 2 || got[1].HandedOver() {
+		t.Fatalf("a plain connect after a handover: %q", out)
+	}
+	// A handover the middlewares refuse.
+	rc2, err := srv.NewRemoteConn("sess2", eio.WebSocket, Handshake{}, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc2.HandleHandover(clk.Now(), &sio.Packet{Type: sio.Connect, Namespace: "/chat", Data: []byte(`{"Token":"no"}`)}, "other-id")
+	if out := link.take(); !slices.Equal(out, []string{`4/chat,{"message":"denied"}`}) || !rc2.Empty() {
+		t.Fatalf("refused handover: %q", out)
+	}
+	// Only a CONNECT with an id is a handover.
+	rc2.HandleHandover(clk.Now(), &sio.Packet{Type: sio.Event, Namespace: "/chat", Data: []byte(`["e","2"]`)}, "x")
+	rc2.HandleHandover(clk.Now(), &sio.Packet{Type: sio.Connect, Namespace: "/chat", Data: []byte(`{"Token":"ok"}`)}, "")
+	if out := link.take(); len(out) != 0 || len(got) != 2 || rc2.Conn().Closed() {
+		t.Fatalf("not handovers: %q", out)
 	}
 }

@@ -56,7 +56,11 @@ func (n *Namespace) Use(m Middleware) *Namespace {
 	return n
 }
 
-// OnConnection adds a handler called for each socket that connects.
+// OnConnection adds a handler called for each socket that connects. On a
+// backend of package cluster/distributor it also runs for a socket handed
+// over from a replica that died (Socket.HandedOver reports it): the client
+// kept its connection and socket id, but the rooms it had joined there are
+// lost, so the handler joins them again as on a first connect.
 func (n *Namespace) OnConnection(h func(*Socket)) *Namespace {
 	n.mu.Lock()
 	n.onConn = append(n.onConn, h)

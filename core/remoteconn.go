@@ -52,6 +52,7 @@ type remoteLink struct {
 	transport eio.Transport
 	inMu      sync.Mutex    // serialises inputs, as EngineConn's
 	pending   atomic.Uint32 // a Close waiting for the input to end: its reason
+	handover  string        // under inMu: the id for the socket a HandleHandover starts
 	sendMu    sync.Mutex    // orders sends with the step of sendThen, as EngineConn.mu does
 	closed    atomic.Bool
 }
@@ -115,6 +116,47 @@ func (r *RemoteConn) HandlePacket(now time.Time, p *sio.Packet) {
 	}
 	c.handlePacket(now, p)
 }
+
+// HandleHandover delivers the CONNECT of a socket handed over from
+// another node: the one that served it is gone, and the client, still
+// connected, keeps its socket. It is HandlePacket for a CONNECT (p.Data is
+// the auth payload of the client's original connect), except that the
+// socket takes the id it had, id, and reports Socket.HandedOver. Its
+// middlewares and connection handlers run again, as for any connect (a
+// handler re-joins its rooms there); the CONNECT answer or connect_error
+// goes to the client's node as usual, which decides what the client sees.
+// id must be unique in the namespace, as the ids the server makes are.
+func (r *RemoteConn) HandleHandover(now time.Time, p *sio.Packet, id string) {
+	c := r.c
+	c.remote.inMu.Lock()
+	defer c.unlockInput()
+	if c.remote.closed.Load() || p.Type != sio.Connect || id == "" {
+		return
+	}
+	c.remote.handover = id
+	c.handlePacket(now, p)
+	c.remote.handover = ""
+}
+
+// takeHandover gives s, a socket being made for a CONNECT, the id of the
+// socket handed over when that CONNECT came through HandleHandover. The
+// caller holds the input.
+func (c *Conn) takeHandover(s *Socket) {
+	if c.remote == nil || c.remote.handover == "" {
+		return
+	}
+	s.id, s.handedOver = c.remote.handover, true
+	c.remote.handover = ""
+}
+
+// HandedOver reports whether the socket was handed over from another node
+// of its service that is gone (package cluster/distributor: a backend
+// replica that died): the client did not reconnect, it kept its socket id,
+// and this node ran the namespace's middlewares and connection handlers
+// for it again. Its rooms and per-socket state on the node that died are
+// lost: a connection handler restores what the application needs (joins
+// its rooms again), as on any connect. False for every other socket.
+func (s *Socket) HandedOver() bool { return s.handedOver }
 
 // HandleClose ends the connection for reason r without asking the
 // client's node to close anything: that node reported the client's

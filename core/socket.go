@@ -23,6 +23,8 @@ type Socket struct {
 	nsp  *Namespace
 	conn *Conn
 	hs   *Handshake // the connection's, with this socket's auth: see Handshake
+	// handedOver: it came from another node (RemoteConn.HandleHandover).
+	handedOver bool
 
 	// state moves once from pending (middlewares running) to connected,
 	// and from either to closed; life orders the moves with the namespace
