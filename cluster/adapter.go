@@ -74,9 +74,14 @@ type pending struct {
 	answered []string
 	sockets  []core.SocketInfo
 	rooms    map[string]struct{}
-	ack      func(core.Args)
 	done     chan struct{} // closed when every answer came
 	timer    *time.Timer
+
+	// ack takes the answers of a server-side emit, then at most one error
+	// that ends it; ackMu makes its calls one at a time, and is taken
+	// before a.mu.
+	ack   func(core.Args, error)
+	ackMu sync.Mutex
 }
 
 type ackRequest struct {
@@ -151,13 +156,24 @@ func (a *Adapter) Close() error {
 		r.timer.Stop()
 		delete(a.ackRequests, id)
 	}
+	var acks []*pending
 	for id, p := range a.requests {
 		if p.timer != nil {
 			p.timer.Stop()
 		}
+		if p.ack != nil {
+			acks = append(acks, p)
+		}
 		delete(a.requests, id)
 	}
 	a.mu.Unlock()
+	// Server-side emits waiting for answers end now; the other requests
+	// see closing.
+	for _, p := range acks {
+		p.ackMu.Lock()
+		p.ack(nil, ErrClosed)
+		p.ackMu.Unlock()
+	}
 	a.bus.unregister(a)
 	a.handlers.Wait()
 	return nil
@@ -533,9 +549,12 @@ func (a *Adapter) timeoutErrorLocked(op string, timeout time.Duration, p *pendin
 
 // ServerSideEmit sends an event to the namespace on the other nodes. With
 // ack non-nil, done is called at once with the number of other nodes, and
-// ack with each node's answer as it comes (answers later than the request
-// timeout are dropped).
-func (a *Adapter) ServerSideEmit(event string, args []any, ack func(core.Args), done func(int)) error {
+// ack with each node's answer as it comes. At timeout (RequestTimeout when
+// timeout <= 0) without every answer, ack gets a *TimeoutError (Op
+// "serverSideEmit", matching core.ErrAckTimeout) that names the nodes that
+// did not answer, and later answers are dropped; when the adapter closes
+// first, ack gets ErrClosed.
+func (a *Adapter) ServerSideEmit(event string, args []any, timeout time.Duration, ack func(core.Args, error), done func(int)) error {
 	data, err := serverSideData(event, args)
 	if err != nil {
 		return err
@@ -547,7 +566,14 @@ func (a *Adapter) ServerSideEmit(event string, args []any, ack func(core.Args), 
 		}
 		return nil
 	}
-	n, err := a.serverCount(context.Background())
+	if timeout <= 0 {
+		timeout = a.bus.opts.RequestTimeout
+	}
+	// The timeout covers counting the nodes too.
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	n, err := a.serverCount(ctx)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -565,13 +591,20 @@ func (a *Adapter) ServerSideEmit(event string, args []any, ack func(core.Args), 
 		return ErrClosed
 	}
 	a.requests[id] = p
-	p.timer = time.AfterFunc(a.bus.opts.RequestTimeout, func() {
+	p.timer = time.AfterFunc(timeout-time.Since(start), func() {
+		p.ackMu.Lock()
+		defer p.ackMu.Unlock()
 		a.mu.Lock()
-		_, still := a.requests[id]
+		still := a.requests[id] == p
 		delete(a.requests, id)
+		var terr *TimeoutError
+		if still {
+			terr = a.timeoutErrorLocked("serverSideEmit", timeout, p)
+		}
 		a.mu.Unlock()
 		if still {
 			a.bus.timeouts.Add(1)
+			ack(nil, terr)
 		}
 	})
 	a.mu.Unlock()
@@ -1016,7 +1049,19 @@ func (a *Adapter) onResponseObj(r *object) error {
 		a.mu.Unlock()
 		return nil // another node's request, or one that timed out
 	}
-	var sseAck func(core.Args)
+	if p.ack != nil {
+		// Answers and the timeout reach ack one at a time, so that the
+		// timeout's error counts exactly the answers ack got before it.
+		a.mu.Unlock()
+		p.ackMu.Lock()
+		defer p.ackMu.Unlock()
+		a.mu.Lock()
+		if a.requests[id] != p {
+			a.mu.Unlock()
+			return nil // it timed out, or the adapter closed, meanwhile
+		}
+	}
+	var sseAck func(core.Args, error)
 	var sseArgs core.Args
 	switch p.typ {
 	case reqRemoteFetch:
@@ -1063,7 +1108,7 @@ func (a *Adapter) onResponseObj(r *object) error {
 	}
 	a.mu.Unlock()
 	if sseAck != nil {
-		sseAck(sseArgs)
+		sseAck(sseArgs, nil)
 	}
 	return nil
 }

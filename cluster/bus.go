@@ -52,8 +52,10 @@ type Options struct {
 	// Prefix of the channels: "socket.io" as in the reference. Every node
 	// of one cluster, Node.js ones included, uses the same.
 	Prefix string
-	// RequestTimeout bounds a request to the other nodes (FetchSockets,
-	// AllRooms, ServerSideEmit answers). Default 5s, the reference's.
+	// RequestTimeout bounds a request to the other nodes when the call
+	// sets no timeout of its own (FetchSockets without Timeout, AllRooms,
+	// ServerCount); ServerSideEmitWithAck has its own, always. Default 5s,
+	// the reference's.
 	RequestTimeout time.Duration
 	// Protocol is the wire protocol. Default Classic.
 	Protocol Protocol

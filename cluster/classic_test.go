@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,7 +412,15 @@ func testBroadcastWithAcks(t *testing.T, opts cluster.Options) {
 // the others sent and an error that says how many did not answer.
 func TestClassicRequestTimeout(t *testing.T) {
 	checkLeaks(t)
-	gc := newGoCluster(t, 2, cluster.Options{RequestTimeout: 500 * time.Millisecond}, nil)
+	var asked atomic.Int32
+	gc := newGoCluster(t, 2, cluster.Options{RequestTimeout: 500 * time.Millisecond}, func(i int, srv *httpadapter.Server) {
+		srv.Of("/").OnServerSideEmit("ask", func(_ core.Args, ack func(...any) error) {
+			asked.Add(1)
+			if i == 1 && ack != nil {
+				_ = ack("node 1")
+			}
+		})
+	})
 	// A subscriber that never answers: a node that hangs.
 	hung := startHungNode(t, gc.redis.URL(), "socket.io-request#/#")
 	_ = hung
@@ -435,6 +444,56 @@ func TestClassicRequestTimeout(t *testing.T) {
 		t.Errorf("stats %+v", gc.nodes[0].bus.Stats())
 	}
 	t.Log(err)
+
+	// A server-side emit with acks ends at its own timeout with node 1's
+	// answer and the same typed error, which is core's ack timeout too.
+	start = time.Now()
+	answers, err := gc.nsp(0).ServerSideEmitWithAck(ctx, 300*time.Millisecond, "ask")
+	te = nil
+	if !errors.Is(err, core.ErrAckTimeout) || !errors.As(err, &te) {
+		t.Fatalf("err %v (%T), want a *cluster.TimeoutError matching core.ErrAckTimeout", err, err)
+	}
+	if te.Op != "serverSideEmit" || te.Expected != 2 || te.Received != 1 || te.Timeout != 300*time.Millisecond ||
+		!slices.Equal(te.Answered, []string{gc.adapter(1).UID()}) || len(te.Missing) != 0 {
+		t.Errorf("error %+v", te)
+	}
+	if len(answers) != 1 || string(answers[0][0].JSON) != `"node 1"` {
+		t.Errorf("answers %v, want node 1's", answers)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Errorf("took %v, want about the 300ms timeout", d)
+	}
+	if gc.nodes[0].bus.Stats().RequestTimeouts != 2 {
+		t.Errorf("stats %+v", gc.nodes[0].bus.Stats())
+	}
+	t.Log(err)
+
+	// Closing the adapter ends a server-side emit still waiting, at once.
+	type result struct {
+		answers []core.Args
+		err     error
+	}
+	res := make(chan result, 1)
+	go func() {
+		a, err := gc.nsp(0).ServerSideEmitWithAck(ctx, time.Hour, "ask")
+		res <- result{a, err}
+	}()
+	waitFor1 := time.Now().Add(waitFor)
+	for asked.Load() < 2 {
+		if time.Now().After(waitFor1) {
+			t.Fatal("node 1 was not asked a second time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	gc.nodes[0].stop()
+	select {
+	case r := <-res:
+		if !errors.Is(r.err, cluster.ErrClosed) {
+			t.Errorf("after close: %v, %v; want ErrClosed", r.answers, r.err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("a server-side emit still waited after its adapter closed")
+	}
 }
 
 func (gc *goCluster) adapter(i int) *cluster.Adapter {

@@ -22,7 +22,16 @@
 // Redis confirmed every subscription. Each namespace's adapter is an
 // [*Adapter] (srv.Of("/").Adapter().(*cluster.Adapter)); its FetchSockets
 // and AllRooms return a [*TimeoutError] that says which nodes did not
-// answer. [NewEmitter] publishes from a process without connections.
+// answer, and so does core's ServerSideEmitWithAck, where the error also
+// matches core.ErrAckTimeout:
+//
+//	answers, err := srv.Of("/").ServerSideEmitWithAck(ctx, time.Second, "ping")
+//	var te *cluster.TimeoutError
+//	if errors.As(err, &te) {
+//		log.Printf("%d answers; no answer from %v", len(answers), te.Missing)
+//	}
+//
+// [NewEmitter] publishes from a process without connections.
 //
 // One Bus serves one server: every namespace of the server has its
 // channels on it, and Redis counts one subscriber per node and namespace.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sio-go/sio/core"
 )
 
 // ErrTimeout is matched (errors.Is) by every *TimeoutError.
@@ -12,7 +14,8 @@ var ErrTimeout = errors.New("cluster: request timed out")
 
 // TimeoutError is a request to the other nodes that ended at its timeout
 // without every answer. The call that returns it also returns what the
-// nodes that did answer sent.
+// nodes that did answer sent. It matches ErrTimeout (errors.Is), and, for
+// a server-side emit (ServerSideEmitWithAck), core.ErrAckTimeout too.
 type TimeoutError struct {
 	// Op is the request: "fetchSockets", "allRooms" or "serverSideEmit".
 	Op string
@@ -46,8 +49,10 @@ func (e *TimeoutError) Error() string {
 	return b.String()
 }
 
-// Is reports ErrTimeout.
-func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+// Is reports ErrTimeout, and core.ErrAckTimeout for a server-side emit.
+func (e *TimeoutError) Is(target error) bool {
+	return target == ErrTimeout || target == core.ErrAckTimeout && e.Op == "serverSideEmit"
+}
 
 // MessageError is a message from the bus that could not be decoded; it is
 // counted in Stats.Invalid and logged, and the message is ignored.

@@ -432,9 +432,16 @@ func testInteropRequests(t *testing.T, m *mixed, sharded bool) {
 
 // A Node.js node that hangs makes a Go request end at its timeout, naming
 // the node (it broadcast before, so it is known) in the error.
-func TestInteropHungNodeNamed(t *testing.T) {
+func TestInteropHungNodeNamed(t *testing.T) { testHungNodeNamed(t, "classic", cluster.Options{}) }
+
+func TestInteropShardedHungNodeNamed(t *testing.T) {
+	testHungNodeNamed(t, "sharded", cluster.Options{Protocol: cluster.Sharded})
+}
+
+func testHungNodeNamed(t *testing.T, protocol string, opts cluster.Options) {
 	checkLeaks(t)
-	m := newMixed(t, "classic", cluster.Options{RequestTimeout: 700 * time.Millisecond})
+	opts.RequestTimeout = 700 * time.Millisecond
+	m := newMixed(t, protocol, opts)
 	m.peer.must("emit", map[string]any{"event": "e", "args": []any{"hello"}}, nil)
 	m.gc.clients[0].waitEvent(`e "hello"`)
 	m.peer.stop()
@@ -453,6 +460,32 @@ func TestInteropHungNodeNamed(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("took %v", d)
+	}
+	t.Log(err)
+
+	// A server-side emit with acks: the Go node's answer, and an error
+	// that is both core's ack timeout and the cluster's, naming the node.
+	start = time.Now()
+	answers, err := m.gc.nsp(0).ServerSideEmitWithAck(ctxT(t), 700*time.Millisecond, "hello", "anyone?")
+	if !errors.Is(err, core.ErrAckTimeout) || !errors.Is(err, cluster.ErrTimeout) || !errors.As(err, &te) {
+		t.Fatalf("err %v (%T), want a *cluster.TimeoutError matching core.ErrAckTimeout", err, err)
+	}
+	if te.Op != "serverSideEmit" || te.Expected != 2 || te.Received != 1 ||
+		!slices.Equal(te.Missing, []string{m.nodeUID}) || !slices.Equal(te.Answered, []string{m.gc.adapter(1).UID()}) {
+		t.Errorf("error %+v; want node %s missing, Go node 1 answered", te, m.nodeUID)
+	}
+	var v struct {
+		From string
+		Node int
+	}
+	if len(answers) != 1 || answers[0].Bind(&v) != nil || v.From != "go" || v.Node != 1 {
+		t.Errorf("answers %v, want the one of Go node 1", answers)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond || d > 3*time.Second {
+		t.Errorf("took %v, want about the 700ms timeout", d)
+	}
+	if s := m.gc.nodes[0].bus.Stats(); s.RequestTimeouts != 2 {
+		t.Errorf("request timeouts %d, want 2", s.RequestTimeouts)
 	}
 	t.Log(err)
 }

@@ -91,9 +91,20 @@ type Adapter interface {
 	// close also closes their underlying connections.
 	DisconnectSockets(opts *BroadcastOptions, close bool)
 	// ServerSideEmit sends an event to the other nodes' namespace of the same
-	// name. With ack non-nil, each node's answer comes to ack, and done is
-	// called once with the number of nodes that were asked.
-	ServerSideEmit(event string, args []any, ack func(Args), done func(int)) error
+	// name. With ack nil it only sends (timeout and done do not apply).
+	//
+	// With ack non-nil it asks each other node for one answer, and the
+	// adapter ends the request itself, within timeout (its own default
+	// when timeout <= 0): it calls done once, before any ack, with the
+	// number of nodes asked (0 when there are none, which ends the
+	// request); then ack(answer, nil) for each answer as it comes. When the
+	// request ends before every answer came, it calls ack(nil, err) once
+	// and nothing after: at the timeout, err matches ErrAckTimeout
+	// (errors.Is) and may be of the adapter's own type, saying which nodes
+	// did not answer; when the adapter closes, err is its close error.
+	// Calls to ack do not overlap. ack and done must not block nor call
+	// the adapter.
+	ServerSideEmit(event string, args []any, timeout time.Duration, ack func(Args, error), done func(int)) error
 	// ServerCount is the number of nodes, this one included.
 	ServerCount(ctx context.Context) (int, error)
 	// AllRooms lists the rooms of every node, socket id rooms included.
@@ -318,7 +329,7 @@ func (a *MemoryAdapter) DisconnectSockets(opts *BroadcastOptions, close bool) {
 	}
 }
 
-func (a *MemoryAdapter) ServerSideEmit(event string, args []any, ack func(Args), done func(int)) error {
+func (a *MemoryAdapter) ServerSideEmit(event string, args []any, timeout time.Duration, ack func(Args, error), done func(int)) error {
 	if done != nil {
 		done(0)
 	}

@@ -262,9 +262,11 @@ func (b *BroadcastOperator) ServerSideEmit(event string, args ...any) error {
 }
 
 // ServerSideEmitWithAck sends an event to the same namespace on the other
-// nodes and waits for one answer per node: every answer, or at the
-// operator's Timeout (required) those that came with ErrAckTimeout, or
-// the end of ctx. It may be called from a handler.
+// nodes and waits for one answer per node: every answer; or, at the
+// operator's Timeout (required), those that came with an error matching
+// ErrAckTimeout, which a cluster adapter may give a type of its own that
+// names the nodes that did not answer (errors.As); or the end of ctx. It
+// may be called from a handler.
 func (b *BroadcastOperator) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	if reservedServerSide(event) {
 		return nil, reservedError(event)
@@ -282,11 +284,16 @@ func (b *BroadcastOperator) ServerSideEmitWithAck(ctx context.Context, event str
 		err error
 	}
 	ch := make(chan result, 1)
+	// The adapter keeps the timeout: it knows which nodes did not answer.
 	col := &ackCollector{srv: srv, serversLeft: 1, cb: func(r []Args, err error) { ch <- result{r, err} }}
-	col.mu.Lock()
-	col.cancel = srv.after(srv.deadline(b.opts.Flags.Timeout), col.timeout)
-	col.mu.Unlock()
-	err := n.adapter.ServerSideEmit(event, args, col.answer, func(nodes int) {
+	ack := func(a Args, err error) {
+		if err != nil {
+			col.finish(nil, err)
+			return
+		}
+		col.answer(a)
+	}
+	err := n.adapter.ServerSideEmit(event, args, b.opts.Flags.Timeout, ack, func(nodes int) {
 		col.mu.Lock()
 		col.expected += nodes
 		col.mu.Unlock()

@@ -202,7 +202,7 @@ func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 	if reservedServerSide(event) {
 		return reservedError(event)
 	}
-	return n.adapter.ServerSideEmit(event, args, nil, nil)
+	return n.adapter.ServerSideEmit(event, args, 0, nil, nil)
 }
 
 // ParentNamespace is a family of dynamic namespaces. Its middlewares and
