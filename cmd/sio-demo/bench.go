@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,106 +17,30 @@ import (
 	"time"
 )
 
-// benchConfig is what one bench run measures.
-type benchConfig struct {
-	Duration    time.Duration `json:"duration_ns"`  // measured window of each load phase
-	Warmup      time.Duration `json:"warmup_ns"`    // load before each window
-	Settle      time.Duration `json:"settle_ns"`    // idle wait before each memory reading
-	Conns       int           `json:"conns"`        // idle connections of the memory phase
-	Clients     int           `json:"clients"`      // closed-loop echo clients
-	BClients    int           `json:"bclients"`     // broadcast receivers (one of them triggers)
-	InFlight    int           `json:"inflight"`     // broadcasts not yet fully delivered, at most
-	Payload     int           `json:"payload"`      // bytes of the broadcast payload
-	EchoPayload int           `json:"echo_payload"` // bytes of the echo payload
-	Dialers     int           `json:"dialers"`      // parallel connection set-ups
-	ForceGC     bool          `json:"force_gc"`     // full collection before memory readings
-	Only        string        `json:"only"`         // go, ref or both
-	JSON        bool          `json:"-"`
-	Timeout     time.Duration `json:"-"` // bound of the whole run
-	RefServer   string        `json:"-"` // refserver.js
-	Node        string        `json:"-"` // node binary
-	ProfileDir  string        `json:"-"` // Go server profiles, when set
-	Verbose     bool          `json:"-"`
-	GoMaxProcs  int           `json:"go_maxprocs,omitempty"` // GOMAXPROCS of the Go server; 0: the runtime's default
-}
-
-func defaultBenchConfig() benchConfig {
-	return benchConfig{
-		Duration:    10 * time.Second,
-		Warmup:      time.Second,
-		Settle:      3 * time.Second,
-		Conns:       10_000,
-		Clients:     100,
-		BClients:    1_000,
-		InFlight:    4,
-		Payload:     100,
-		EchoPayload: 32,
-		Dialers:     32,
-		ForceGC:     true,
-		Only:        "both",
-	}
-}
-
-// addBenchFlags registers the flags of the side-by-side run (-compare)
-// that the client mode does not share.
-func addBenchFlags(fs *flag.FlagSet, cfg *benchConfig) {
-	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "-compare: load before each measured window")
-	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "-compare: idle wait before each memory reading")
-	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "-compare: idle WebSocket connections for the memory figure")
-	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "-compare: closed-loop clients sending echo with an ack")
-	fs.IntVar(&cfg.BClients, "bclients", cfg.BClients, "-compare: clients receiving the broadcasts (one of them triggers them)")
-	fs.IntVar(&cfg.InFlight, "inflight", cfg.InFlight, "-compare: broadcasts in flight (not yet received by every client) at most")
-	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "-compare: bytes of the broadcast payload")
-	fs.IntVar(&cfg.EchoPayload, "echopayload", cfg.EchoPayload, "-compare: bytes of the echo payload")
-	fs.BoolVar(&cfg.ForceGC, "forcegc", cfg.ForceGC, "-compare: ask both servers for a full collection (GET /debug/gc) before each memory reading")
-	fs.StringVar(&cfg.Only, "only", cfg.Only, "-compare: servers to measure: go, ref or both")
-	fs.DurationVar(&cfg.Timeout, "timeout", 0, "-compare: bound of the whole run (default: from the other flags)")
-	fs.StringVar(&cfg.RefServer, "refserver", "", "-compare: path of testdata/refserver.js (default: found from the working directory)")
-	fs.StringVar(&cfg.Node, "node", "", "-compare: node binary for the reference server (default: node on PATH)")
-	fs.StringVar(&cfg.ProfileDir, "profile", "", "-compare: save Go server profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
-	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "-compare: GOMAXPROCS of the Go server (default: the runtime's choice, one per core)")
-}
-
-// compareMain runs the bench: both servers side by side.
-func compareMain(name string, cfg benchConfig, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := runBench(ctx, cfg, stderr)
-	if rep != nil {
-		if cfg.JSON {
-			if err := rep.writeJSON(stdout); err != nil {
-				fmt.Fprintln(stderr, name+":", err)
-				return 1
-			}
-		} else {
-			rep.writeTable(stdout)
-		}
-	}
+// checkCompare validates the configuration of a -compare run and fills
+// in what it derives.
+func (cfg *loadConfig) checkCompare() error {
+	servers, err := cfg.servers()
 	if err != nil {
-		fmt.Fprintln(stderr, name+":", err)
-		return 1
-	}
-	return 0
-}
-
-// check validates the configuration and fills in what it derives.
-func (cfg *benchConfig) check() error {
-	switch cfg.Only {
-	case "go", "ref", "both":
-	default:
-		return fmt.Errorf("-only must be go, ref or both, not %q", cfg.Only)
+		return err
 	}
 	// Bounded in count: these limits keep a run within the machine's
 	// file descriptors and the loopback's ephemeral ports.
-	for _, c := range []struct {
+	lims := []struct {
 		name   string
 		v, max int
 	}{
-		{"-conns", cfg.Conns, 25_000}, {"-clients", cfg.Clients, 10_000},
-		{"-bclients", cfg.BClients, 20_000}, {"-inflight", cfg.InFlight, 1_000},
+		{"-conns", cfg.Conns, 25_000}, {"-bclients", cfg.BClients, 20_000}, {"-inflight", cfg.InFlight, 1_000},
 		{"-payload", cfg.Payload, 16 << 10}, {"-echopayload", cfg.EchoPayload, 16 << 10},
-		{"-dialers", cfg.Dialers, 512},
-	} {
+		{"-dialers", cfg.Dialers, 512}, {"-clients (entries)", len(cfg.Clients), 10},
+	}
+	for _, n := range cfg.Clients {
+		lims = append(lims, struct {
+			name   string
+			v, max int
+		}{"-clients", n, 10_000})
+	}
+	for _, c := range lims {
 		if c.v < 1 || c.v > c.max {
 			return fmt.Errorf("%s must be between 1 and %d", c.name, c.max)
 		}
@@ -129,18 +51,41 @@ func (cfg *benchConfig) check() error {
 	if cfg.Warmup < 0 || cfg.Settle < 0 {
 		return errors.New("-warmup and -settle must not be negative")
 	}
-	need := max(cfg.Conns, cfg.Clients, cfg.BClients) + 256
+	if cfg.AckTimeout <= 0 {
+		return errors.New("-ack-timeout must be positive")
+	}
+	most := max(cfg.Conns, slices.Max(cfg.Clients), cfg.BClients)
+	need := most + 256
 	if lim, err := openFileLimit(); err == nil && uint64(need) > lim {
-		return fmt.Errorf("%d connections need about %d file descriptors, the limit is %d (ulimit -n)", max(cfg.Conns, cfg.Clients, cfg.BClients), need, lim)
+		return fmt.Errorf("%d connections need about %d file descriptors, the limit is %d (ulimit -n)", most, need, lim)
 	}
 	if cfg.Timeout <= 0 {
 		// Per server: start, warm-up, the memory phase (dials and four
-		// settle waits), two load phases, the shutdown; then a margin.
+		// settle waits), the load phases, the shutdown; then a margin.
+		phases := time.Duration(len(cfg.Clients) + 1)
 		per := 30*time.Second + 4*cfg.Settle + time.Duration(cfg.Conns)*5*time.Millisecond +
-			2*(cfg.Warmup+cfg.Duration+30*time.Second) + 30*time.Second
-		cfg.Timeout = 2*per + time.Minute
+			phases*(cfg.Warmup+cfg.Duration+30*time.Second) + 30*time.Second
+		cfg.Timeout = time.Duration(len(servers))*per + time.Minute
 	}
 	return nil
+}
+
+// servers are the servers of -only, in order.
+func (cfg *loadConfig) servers() ([]string, error) {
+	var out []string
+	for s := range strings.SplitSeq(cfg.Only, ",") {
+		s = strings.TrimSpace(s)
+		switch s {
+		case "go", "ref", "plain":
+		default:
+			return nil, fmt.Errorf("-only is a list of go, ref and plain, not %q", cfg.Only)
+		}
+		if slices.Contains(out, s) {
+			return nil, fmt.Errorf("-only names %s twice", s)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func openFileLimit() (uint64, error) {
@@ -151,17 +96,26 @@ func openFileLimit() (uint64, error) {
 	return r.Cur, nil
 }
 
-// runBench measures the servers cfg.Only selects, one after the other.
-func runBench(ctx context.Context, cfg benchConfig, log io.Writer) (*report, error) {
-	if err := cfg.check(); err != nil {
+// serverLabels say what each server of -compare is.
+var serverLabels = map[string]string{
+	"go":    "sio: sio-demo serve, an echo and a broadcast event",
+	"ref":   "reference: the same server on Node.js socket.io (testdata/refserver.js)",
+	"plain": "a plain WebSocket echo and broadcast, no Socket.IO (sio-demo serve -plain): the ceiling",
+}
+
+// runBench measures the servers of cfg.Only, one after the other.
+func runBench(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error) {
+	t0 := time.Now()
+	cfg.Compare = true
+	if err := cfg.checkCompare(); err != nil {
 		return nil, err
 	}
+	names, _ := cfg.servers()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	b := &bench{cfg: cfg, log: log}
-	rep := &report{Config: cfg}
 	var script, node string
-	if cfg.Only != "go" {
+	if slices.Contains(names, "ref") {
 		var err error
 		if script, err = findRefServer(cfg.RefServer); err != nil {
 			return nil, err
@@ -172,7 +126,7 @@ func runBench(ctx context.Context, cfg benchConfig, log io.Writer) (*report, err
 		node = cfg.Node
 		if node == "" {
 			if node, err = exec.LookPath("node"); err != nil {
-				return nil, errors.New("node is not on PATH (needed for the reference server; -only go skips it)")
+				return nil, errors.New("node is not on PATH (needed for the reference server; -only go,plain leaves it out)")
 			}
 		}
 	}
@@ -182,30 +136,144 @@ func runBench(ctx context.Context, cfg benchConfig, log io.Writer) (*report, err
 		}
 	}
 	var errs []error
-	if cfg.Only != "ref" {
-		r, err := b.measure(ctx, "go", func() (*serverProc, error) {
-			return startGoServer(ctx, cfg.GoMaxProcs, log)
-		})
-		rep.Go = r
+	var results []*serverResult
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		start := func() (*serverProc, error) {
+			switch name {
+			case "ref":
+				return startRefServer(ctx, node, script, log)
+			default:
+				return startGoServer(ctx, cfg.GoMaxProcs, name == "plain", log)
+			}
+		}
+		r, err := b.measure(ctx, name, start)
+		results = append(results, r)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("go server: %w", err))
+			errs = append(errs, fmt.Errorf("%s server: %w", name, err))
 		}
 	}
-	if cfg.Only != "go" && ctx.Err() == nil {
-		r, err := b.measure(ctx, "ref", func() (*serverProc, error) {
-			return startRefServer(ctx, node, script, log)
-		})
-		rep.Ref = r
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reference server: %w", err))
-		}
-	}
-	rep.build()
+	rep := compareReport(cfg, results)
+	rep.Tool = "sio-demo bench"
+	rep.Seconds = time.Since(t0).Seconds()
 	return rep, errors.Join(errs...)
 }
 
+// compareReport makes the report of a -compare run: a column per server,
+// a phase for the idle memory, each ack phase and the broadcast.
+func compareReport(cfg loadConfig, results []*serverResult) *report {
+	rep := &report{Mode: modeCompare, Config: cfg}
+	for _, r := range results {
+		rep.Servers = append(rep.Servers, &column{Name: r.Server, Label: serverLabels[r.Server], Error: r.Error})
+	}
+	each := func(f func(*serverResult) figures) map[string]figures {
+		m := map[string]figures{}
+		for _, r := range results {
+			if v := f(r); v != nil {
+				m[r.Server] = v
+			}
+		}
+		return m
+	}
+	gc := "settled " + cfg.Settle.String()
+	if cfg.ForceGC {
+		gc += ", then after a forced GC and as long again"
+	}
+	rep.add(phase{"idle", fmt.Sprintf("%d idle WebSocket connections; memory %s", cfg.Conns, gc)},
+		[]string{"connects", "connect_seconds", "connect_rate", "rss_empty_mib", "rss_mib", "memory_per_conn_kib",
+			"rss_empty_settled_mib", "rss_settled_mib", "memory_per_conn_settled_kib"},
+		each(func(r *serverResult) figures { return r.Idle.figures() }))
+	for i, n := range cfg.Clients {
+		who := fmt.Sprintf("%d clients", n)
+		if n == 1 {
+			who = "1 client"
+		}
+		rep.add(phase{fmt.Sprintf("ack-%d", n), fmt.Sprintf("%s sending echo (%d bytes) with an ack, one at a time each; %v window", who, cfg.EchoPayload, cfg.Duration)},
+			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
+				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_reads_per_round_trip", "server_writes_per_round_trip",
+				"load_cpu_seconds", "other_cpu_seconds"},
+			each(func(r *serverResult) figures {
+				if i < len(r.Acks) {
+					return r.Acks[i].figures()
+				}
+				return nil
+			}))
+	}
+	rep.add(phase{"broadcast", fmt.Sprintf("%d clients receive each broadcast of %d bytes that one of them sends, at most %d in flight; %v window", cfg.BClients, cfg.Payload, cfg.InFlight, cfg.Duration)},
+		[]string{"broadcasts", "deliveries", "deliveries_per_second", "fanout_p50_ms", "fanout_p99_ms",
+			"server_cpu_seconds", "deliveries_per_server_cpu_second", "server_writes_per_delivery", "load_cpu_seconds", "other_cpu_seconds"},
+		each(func(r *serverResult) figures { return r.Bcast.figures() }))
+	rep.compare()
+	for _, r := range results {
+		busy := 0.0
+		for _, a := range r.Acks {
+			busy = max(busy, a.OtherCPU/a.Seconds)
+		}
+		if r.Bcast != nil {
+			busy = max(busy, r.Bcast.OtherCPU/r.Bcast.Seconds)
+		}
+		if busy > 0.15 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("warning: while the %s server was measured, other processes used %.0f%% of a core: its figures are disturbed", r.Server, 100*busy))
+		}
+		if r.Error != "" {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s server failed: %s", r.Server, r.Error))
+		}
+	}
+	return rep
+}
+
+func (i *idleResult) figures() figures {
+	if i == nil {
+		return nil
+	}
+	f := figures{
+		"connects": float64(i.Conns), "connect_seconds": i.ConnectSeconds,
+		"rss_empty_mib": mib(i.RSSBefore), "rss_mib": mib(i.RSSAfter), "memory_per_conn_kib": i.BytesPerConn / 1024,
+		"rss_empty_settled_mib": mib(i.RSSBeforeSettled), "rss_settled_mib": mib(i.RSSAfterSettled),
+		"memory_per_conn_settled_kib": i.BytesPerConnSettled / 1024,
+	}
+	if i.ConnectSeconds > 0 {
+		f["connect_rate"] = float64(i.Conns) / i.ConnectSeconds
+	}
+	return f
+}
+
+func (a *ackResult) figures() figures {
+	if a == nil {
+		return nil
+	}
+	f := figures{
+		"round_trips": float64(a.RoundTrips), "round_trips_per_second": a.PerSecond,
+		"server_cpu_seconds": a.ServerCPU, "server_reads_per_round_trip": a.ServerReads,
+		"server_writes_per_round_trip": a.ServerWrites, "load_cpu_seconds": a.LoadCPU, "other_cpu_seconds": a.OtherCPU,
+	}
+	latencyFigures(f, "ack", a.latencies, "p50", "p90", "p99", "p999", "max")
+	if a.ServerCPU > 0 {
+		f["round_trips_per_server_cpu_second"] = float64(a.RoundTrips) / a.ServerCPU
+	}
+	return f
+}
+
+func (b *bcastResult) figures() figures {
+	if b == nil {
+		return nil
+	}
+	f := figures{
+		"broadcasts": float64(b.Broadcasts), "deliveries": float64(b.Deliveries), "deliveries_per_second": b.PerSecond,
+		"server_cpu_seconds": b.ServerCPU, "server_writes_per_delivery": b.ServerWrites,
+		"load_cpu_seconds": b.LoadCPU, "other_cpu_seconds": b.OtherCPU,
+	}
+	latencyFigures(f, "fanout", b.fanout, "p50", "p99")
+	if b.ServerCPU > 0 {
+		f["deliveries_per_server_cpu_second"] = float64(b.Deliveries) / b.ServerCPU
+	}
+	return f
+}
+
 type bench struct {
-	cfg benchConfig
+	cfg loadConfig
 	log io.Writer
 }
 
@@ -217,59 +285,50 @@ func (b *bench) logf(format string, args ...any) {
 
 // serverResult holds the figures of one server.
 type serverResult struct {
-	Server string       `json:"server"`
-	Idle   *idleResult  `json:"idle,omitempty"`
-	Ack    *ackResult   `json:"ack,omitempty"`
-	Bcast  *bcastResult `json:"broadcast,omitempty"`
-	Error  string       `json:"error,omitempty"`
+	Server string
+	Idle   *idleResult
+	Acks   []*ackResult // one per -clients entry
+	Bcast  *bcastResult
+	Error  string
 }
 
 type idleResult struct {
-	Conns          int     `json:"conns"`
-	ConnectSeconds float64 `json:"connect_seconds"`
+	Conns          int
+	ConnectSeconds float64
 	// After a full collection (when ForceGC) and the settle wait.
-	RSSBefore    int64   `json:"rss_before_bytes"`
-	RSSAfter     int64   `json:"rss_after_bytes"`
-	BytesPerConn float64 `json:"bytes_per_conn"`
-	Forced       bool    `json:"forced_gc"`
+	RSSBefore    int64
+	RSSAfter     int64
+	BytesPerConn float64
 	// After the settle wait alone.
-	RSSBeforeSettled    int64   `json:"rss_before_settled_bytes"`
-	RSSAfterSettled     int64   `json:"rss_after_settled_bytes"`
-	BytesPerConnSettled float64 `json:"bytes_per_conn_settled"`
+	RSSBeforeSettled    int64
+	RSSAfterSettled     int64
+	BytesPerConnSettled float64
 }
 
 type ackResult struct {
-	Clients      int     `json:"clients"`
-	Seconds      float64 `json:"seconds"`
-	RoundTrips   int64   `json:"round_trips"`
-	PerSecond    float64 `json:"round_trips_per_second"`
-	P50Micros    float64 `json:"p50_us"`
-	P99Micros    float64 `json:"p99_us"`
-	ServerCPU    float64 `json:"server_cpu_seconds"`
-	PerCPUSecond float64 `json:"round_trips_per_server_cpu_second"`
-	LoadCPU      float64 `json:"load_generator_cpu_seconds"`
-	OtherCPU     float64 `json:"other_cpu_seconds"`
-	ServerReads  float64 `json:"server_read_syscalls_per_round_trip"`
-	ServerWrites float64 `json:"server_write_syscalls_per_round_trip"`
-	P90Micros    float64 `json:"p90_us"`
-	P999Micros   float64 `json:"p999_us"`
-	MaxMicros    float64 `json:"max_us"`
+	Clients      int
+	Seconds      float64
+	RoundTrips   int64
+	PerSecond    float64
+	ServerCPU    float64
+	LoadCPU      float64
+	OtherCPU     float64
+	ServerReads  float64
+	ServerWrites float64
+	latencies    []time.Duration // sorted
 }
 
 type bcastResult struct {
-	Clients      int     `json:"clients"`
-	InFlight     int     `json:"inflight"`
-	Seconds      float64 `json:"seconds"`
-	Broadcasts   int64   `json:"broadcasts"`
-	Deliveries   int64   `json:"deliveries"`
-	PerSecond    float64 `json:"deliveries_per_second"`
-	FanoutP50ms  float64 `json:"fanout_p50_ms"`
-	FanoutP99ms  float64 `json:"fanout_p99_ms"`
-	ServerCPU    float64 `json:"server_cpu_seconds"`
-	PerCPUSecond float64 `json:"deliveries_per_server_cpu_second"`
-	LoadCPU      float64 `json:"load_generator_cpu_seconds"`
-	OtherCPU     float64 `json:"other_cpu_seconds"`
-	ServerWrites float64 `json:"server_write_syscalls_per_delivery"`
+	Clients      int
+	Seconds      float64
+	Broadcasts   int64
+	Deliveries   int64
+	PerSecond    float64
+	ServerCPU    float64
+	LoadCPU      float64
+	OtherCPU     float64
+	ServerWrites float64
+	fanout       []time.Duration // sorted
 }
 
 // measure starts one server and runs the three phases against it.
@@ -297,8 +356,12 @@ func (b *bench) measure(ctx context.Context, name string, start func() (*serverP
 	if res.Idle, err = b.idlePhase(ctx, p); err != nil {
 		return fail("idle memory", err)
 	}
-	if res.Ack, err = b.ackPhase(ctx, p); err != nil {
-		return fail("ack round trips", err)
+	for _, n := range b.cfg.Clients {
+		a, err := b.ackPhase(ctx, p, n)
+		if err != nil {
+			return fail(fmt.Sprintf("ack round trips, %d clients", n), err)
+		}
+		res.Acks = append(res.Acks, a)
 	}
 	if res.Bcast, err = b.bcastPhase(ctx, p); err != nil {
 		return fail("broadcast", err)
@@ -325,7 +388,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // allocates for good (code, pools, caches) is in the baseline: a few
 // clients connect, echo, broadcast, and leave.
 func (b *bench) warmup(ctx context.Context, p *serverProc) error {
-	n := min(100, max(b.cfg.Conns, b.cfg.Clients, b.cfg.BClients))
+	n := min(100, max(b.cfg.Conns, slices.Max(b.cfg.Clients), b.cfg.BClients))
 	h := newHub(n, 1)
 	cs, err := dialAll(ctx, p.addr, n, b.cfg.Dialers, h)
 	if err != nil {
@@ -342,7 +405,7 @@ func (b *bench) warmup(ctx context.Context, p *serverProc) error {
 			defer wg.Done()
 			e := newEchoer(c, payload)
 			for range 20 {
-				if err := e.roundTrip(ctx, 10*time.Second); err != nil {
+				if err := e.roundTrip(ctx, b.cfg.AckTimeout); err != nil {
 					errc <- err
 					return
 				}
@@ -405,7 +468,7 @@ func (b *bench) memoryReading(ctx context.Context, p *serverProc) (settled, forc
 
 // idlePhase: RSS with N idle connections minus RSS with none, over N.
 func (b *bench) idlePhase(ctx context.Context, p *serverProc) (*idleResult, error) {
-	r := &idleResult{Conns: b.cfg.Conns, Forced: b.cfg.ForceGC}
+	r := &idleResult{Conns: b.cfg.Conns}
 	var err error
 	if r.RSSBeforeSettled, r.RSSBefore, err = b.memoryReading(ctx, p); err != nil {
 		return nil, err
@@ -581,18 +644,18 @@ func (b *bench) profileWindow(ctx context.Context, p *serverProc, w *window, nam
 }
 
 // ackPhase: clients send echo with an ack in a closed loop.
-func (b *bench) ackPhase(ctx context.Context, p *serverProc) (*ackResult, error) {
+func (b *bench) ackPhase(ctx context.Context, p *serverProc, clients int) (*ackResult, error) {
 	if err := waitIdle(ctx, p); err != nil {
 		return nil, err
 	}
-	cs, err := dialAll(ctx, p.addr, b.cfg.Clients, b.cfg.Dialers, nil)
+	cs, err := dialAll(ctx, p.addr, clients, b.cfg.Dialers, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll(cs)
 	now := time.Now()
 	w := &window{start: now.Add(b.cfg.Warmup), end: now.Add(b.cfg.Warmup + b.cfg.Duration)}
-	profWait := b.profileWindow(ctx, p, w, "ack")
+	profWait := b.profileWindow(ctx, p, w, fmt.Sprintf("ack-%d", clients))
 	payload := strings.Repeat("e", b.cfg.EchoPayload)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -611,7 +674,7 @@ func (b *bench) ackPhase(ctx context.Context, p *serverProc) (*ackResult, error)
 				if !t0.Before(w.end) {
 					break
 				}
-				if err := e.roundTrip(lctx, 10*time.Second); err != nil {
+				if err := e.roundTrip(lctx, b.cfg.AckTimeout); err != nil {
 					errc <- err
 					cancel()
 					break
@@ -645,23 +708,17 @@ func (b *bench) ackPhase(ctx context.Context, p *serverProc) (*ackResult, error)
 		Seconds:    secs,
 		RoundTrips: int64(len(all)),
 		PerSecond:  float64(len(all)) / secs,
-		P50Micros:  micros(percentile(all, 0.50)),
-		P99Micros:  micros(percentile(all, 0.99)),
-		P90Micros:  micros(percentile(all, 0.90)),
-		P999Micros: micros(percentile(all, 0.999)),
-		MaxMicros:  micros(percentile(all, 1)),
+		latencies:  all,
 		ServerCPU:  w.cpu1 - w.cpu0,
 		LoadCPU:    w.self1 - w.self0,
 		OtherCPU:   w.otherCPU(),
-	}
-	if r.ServerCPU > 0 {
-		r.PerCPUSecond = float64(r.RoundTrips) / r.ServerCPU
 	}
 	if r.RoundTrips > 0 {
 		r.ServerReads = float64(w.reads1-w.reads0) / float64(r.RoundTrips)
 		r.ServerWrites = float64(w.writes1-w.writes0) / float64(r.RoundTrips)
 	}
-	b.logf("%s: %.0f round trips/s, p50 %.0fµs, p99 %.0fµs, server CPU %.2fs", p.name, r.PerSecond, r.P50Micros, r.P99Micros, r.ServerCPU)
+	b.logf("%s: %d clients: %.0f round trips/s, p50 %.0fµs, p99 %.0fµs, server CPU %.2fs", p.name, len(cs), r.PerSecond,
+		micros(percentile(all, 0.5)), micros(percentile(all, 0.99)), r.ServerCPU)
 	return r, nil
 }
 
@@ -724,25 +781,21 @@ func (b *bench) bcastPhase(ctx context.Context, p *serverProc) (*bcastResult, er
 	slices.Sort(fanout)
 	secs := w.end.Sub(w.start).Seconds()
 	r := &bcastResult{
-		Clients:     len(cs),
-		InFlight:    k,
-		Seconds:     secs,
-		Broadcasts:  sent,
-		Deliveries:  d1 - d0,
-		PerSecond:   float64(d1-d0) / secs,
-		FanoutP50ms: millis(percentile(fanout, 0.50)),
-		FanoutP99ms: millis(percentile(fanout, 0.99)),
-		ServerCPU:   w.cpu1 - w.cpu0,
-		LoadCPU:     w.self1 - w.self0,
-		OtherCPU:    w.otherCPU(),
-	}
-	if r.ServerCPU > 0 {
-		r.PerCPUSecond = float64(r.Deliveries) / r.ServerCPU
+		Clients:    len(cs),
+		Seconds:    secs,
+		Broadcasts: sent,
+		Deliveries: d1 - d0,
+		PerSecond:  float64(d1-d0) / secs,
+		ServerCPU:  w.cpu1 - w.cpu0,
+		LoadCPU:    w.self1 - w.self0,
+		OtherCPU:   w.otherCPU(),
+		fanout:     fanout,
 	}
 	if r.Deliveries > 0 {
 		r.ServerWrites = float64(w.writes1-w.writes0) / float64(r.Deliveries)
 	}
-	b.logf("%s: %.0f deliveries/s, fan-out p50 %.1fms p99 %.1fms, server CPU %.2fs", p.name, r.PerSecond, r.FanoutP50ms, r.FanoutP99ms, r.ServerCPU)
+	b.logf("%s: %.0f deliveries/s, fan-out p50 %.1fms p99 %.1fms, server CPU %.2fs", p.name, r.PerSecond,
+		millis(percentile(fanout, 0.5)), millis(percentile(fanout, 0.99)), r.ServerCPU)
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,51 +40,77 @@ func requireRef(t *testing.T) string {
 	return peertest.NodeModules(t, filepath.Join(filepath.Dir(refModules(script)), ".."))
 }
 
-// TestBenchTool runs the load tool in a tiny configuration against both
-// servers, each in its own process, and checks that every figure came out.
+// TestBenchTool runs the load tool in a tiny configuration against the
+// three servers, each in its own process, and checks that every figure
+// came out, for each of them, in both shapes of the report.
 func TestBenchTool(t *testing.T) {
 	node := requireRef(t)
-	cfg := defaultBenchConfig()
+	cfg := defaultLoadConfig()
 	cfg.Conns = 50
-	cfg.Clients = 10
+	cfg.Clients = []int{1, 10}
 	cfg.BClients = 20
 	cfg.Duration = time.Second
 	cfg.Warmup = 200 * time.Millisecond
 	cfg.Settle = 100 * time.Millisecond
 	cfg.Node = node
-	cfg.Timeout = time.Minute
+	cfg.Timeout = 2 * time.Minute
 	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := runBench(ctx, cfg, &log)
 	if err != nil {
 		t.Fatalf("bench: %v\nserver output:\n%s", err, log.String())
 	}
-	for _, s := range []*serverResult{rep.Go, rep.Ref} {
-		if s == nil || s.Idle == nil || s.Ack == nil || s.Bcast == nil {
-			t.Fatalf("missing results: %+v", s)
+	if rep.Mode != modeCompare || len(rep.Servers) != 3 || rep.Servers[0].Name != "go" || rep.Servers[1].Name != "ref" || rep.Servers[2].Name != "plain" {
+		t.Fatalf("servers: %+v", rep.Servers)
+	}
+	for _, s := range rep.Servers {
+		if s.Error != "" {
+			t.Errorf("%s: %s", s.Name, s.Error)
 		}
-		if s.Idle.Conns != 50 || s.Idle.RSSAfter <= 0 || s.Idle.RSSBefore <= 0 {
-			t.Errorf("%s: idle phase: %+v", s.Server, *s.Idle)
+		idle := phaseFigures(t, rep, "idle", s.Name)
+		if idle.v("connects") != 50 || idle.v("rss_mib") <= 0 || idle.v("rss_empty_mib") <= 0 || idle.v("connect_rate") <= 0 {
+			t.Errorf("%s: idle phase: %v", s.Name, idle.m)
 		}
-		if s.Ack.RoundTrips <= 0 || s.Ack.P50Micros <= 0 || s.Ack.P99Micros < s.Ack.P50Micros || s.Ack.ServerCPU <= 0 {
-			t.Errorf("%s: ack phase: %+v", s.Server, *s.Ack)
+		for _, n := range cfg.Clients {
+			ack := phaseFigures(t, rep, fmt.Sprintf("ack-%d", n), s.Name)
+			if ack.v("round_trips") <= 0 || ack.v("ack_p50_ms") <= 0 || ack.v("ack_p99_ms") < ack.v("ack_p50_ms") ||
+				ack.v("ack_max_ms") < ack.v("ack_p99_ms") || ack.v("server_cpu_seconds") <= 0 || ack.v("round_trips_per_server_cpu_second") <= 0 {
+				t.Errorf("%s: ack phase, %d clients: %v", s.Name, n, ack.m)
+			}
 		}
-		if s.Bcast.Deliveries <= 0 || s.Bcast.Broadcasts <= 0 || s.Bcast.ServerCPU <= 0 {
-			t.Errorf("%s: broadcast phase: %+v", s.Server, *s.Bcast)
+		bc := phaseFigures(t, rep, "broadcast", s.Name)
+		if bc.v("deliveries") <= 0 || bc.v("broadcasts") <= 0 || bc.v("server_cpu_seconds") <= 0 || bc.v("deliveries_per_server_cpu_second") <= 0 {
+			t.Errorf("%s: broadcast phase: %v", s.Name, bc.m)
 		}
 		// Every broadcast reaches every client: the deliveries counted in
 		// the window can't exceed what was sent times the receivers.
-		if s.Bcast.Deliveries > s.Bcast.Broadcasts*int64(s.Bcast.Clients) {
-			t.Errorf("%s: %d deliveries for %d broadcasts to %d clients", s.Server, s.Bcast.Deliveries, s.Bcast.Broadcasts, s.Bcast.Clients)
+		if bc.v("deliveries") > bc.v("broadcasts")*20 {
+			t.Errorf("%s: %v deliveries for %v broadcasts to 20 clients", s.Name, bc.v("deliveries"), bc.v("broadcasts"))
+		}
+	}
+	// Every figure of every server, and sio's advantage over both others
+	// wherever a figure says which way is better.
+	for _, row := range rep.Rows {
+		for _, s := range rep.Servers {
+			if row.Values[s.Name] == nil {
+				t.Errorf("row %s/%s lacks the %s figure", row.Phase, row.Key, s.Name)
+			}
+		}
+		if row.Key == "round_trips_per_server_cpu_second" && (row.Vs["ref"] == nil || row.Vs["ref"].Met == nil || row.Vs["plain"] == nil) {
+			t.Errorf("row %s/%s: no comparison: %+v", row.Phase, row.Key, row.Vs)
 		}
 	}
 	var table, js bytes.Buffer
-	rep.writeTable(&table)
-	for _, want := range []string{"ack round trips per server CPU-second", "broadcast deliveries per server CPU-second", "idle memory per WebSocket conn"} {
+	rep.writeText(&table)
+	for _, want := range []string{"ack round trips per server CPU-second", "broadcast deliveries per server CPU-second",
+		"server memory per idle connection", "go vs ref", "go vs plain", "ack-1: 1 client", "ack-10: 10 clients"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
+	}
+	if strings.Contains(table.String(), "—") {
+		t.Errorf("a figure is missing from the table:\n%s", table.String())
 	}
 	if err := rep.writeJSON(&js); err != nil {
 		t.Fatal(err)
@@ -93,8 +120,10 @@ func TestBenchTool(t *testing.T) {
 		t.Fatalf("JSON does not read back (%v):\n%s", err, js.String())
 	}
 	for _, row := range back.Rows {
-		if row.Go == nil || row.Ref == nil {
-			t.Errorf("row %q lacks a figure", row.Metric)
+		for _, s := range rep.Servers {
+			if row.Values[s.Name] == nil {
+				t.Errorf("JSON row %s/%s lacks the %s figure", row.Phase, row.Key, s.Name)
+			}
 		}
 	}
 	t.Logf("\n%s", table.String())
@@ -108,8 +137,34 @@ func TestCommands(t *testing.T) {
 	if code := run([]string{"nope"}, &out, &errb); code != 2 {
 		t.Errorf("unknown command: exit %d", code)
 	}
-	if code := run([]string{"bench", "-only", "nobody"}, &out, &errb); code != 1 {
-		t.Errorf("bench -only nobody: exit %d", code)
+	for _, only := range []string{"nobody", "go,go", "go,,ref"} {
+		if code := run([]string{"bench", "-only", only}, &out, &errb); code != 1 {
+			t.Errorf("bench -only %s: exit %d", only, code)
+		}
+	}
+	for _, args := range [][]string{{"-clients", "0"}, {"-clients", "1,x"}, {"-clients", "1,2,3,4,5,6,7,8,9,10,11"}, {"-ack-timeout", "0"}} {
+		if code := run(append([]string{"client", "-compare"}, args...), &out, &errb); code == 0 {
+			t.Errorf("client -compare %v accepted", args)
+		}
+	}
+	// The help lists the flags by the mode they serve.
+	errb.Reset()
+	if code := run([]string{"client", "-h"}, &out, &errb); code != 0 {
+		t.Errorf("client -h: exit %d", code)
+	}
+	h := errb.String()
+	both, url, cmp := strings.Index(h, "\nBoth modes:\n"), strings.Index(h, "\nAgainst a server at -url:\n"), strings.Index(h, "\n-compare:\n")
+	if both < 0 || url < both || cmp < url {
+		t.Fatalf("client -h:\n%s", h)
+	}
+	for flagName, at := range map[string]int{"-duration": both, "-quick": both, "-ack-timeout": both, "-sessions": url, "-progress": url, "-clients": cmp, "-only": cmp} {
+		i := strings.Index(h, "\n  "+flagName+" ")
+		if i < 0 {
+			i = strings.Index(h, "\n  "+flagName+"\n")
+		}
+		if i < at || (at == both && i > url) || (at == url && i > cmp) {
+			t.Errorf("client -h: %s not under its mode:\n%s", flagName, h)
+		}
 	}
 }
 

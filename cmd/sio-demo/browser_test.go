@@ -560,7 +560,7 @@ func TestPageOnCluster(t *testing.T) {
 	srv := startDemoProc(t, []string{"-host", "127.0.0.1", "-port", "0", "-seq-interval", "200", "-broadcast-interval", "250"},
 		"WEB_CONCURRENCY=3", "REDIS_URL="+redis.URL())
 	// Other clients, on whichever workers the kernel picks.
-	cfg := defaultClientConfig()
+	cfg := defaultLoadConfig()
 	cfg.URL, cfg.Sessions, cfg.Transport, cfg.Rate, cfg.Duration = srv.url, 12, "websocket", 0, 0
 	connected := make(chan struct{}, cfg.Sessions)
 	cfg.onConnect = func() { connected <- struct{}{} }

@@ -164,6 +164,17 @@ func TestMultiProcess(t *testing.T) {
 	if err := awaitSockets(t, p.url, sessions, 0); err != nil {
 		t.Fatalf("%v\nclient stderr:\n%s", err, client.Stderr)
 	}
+	// Every worker's /metrics gives the cluster-wide count of clients,
+	// which the workers tell each other over the bus, and its own.
+	clusterRE := regexp.MustCompile(`(?m)^sio_demo_cluster_sockets\{worker="([1-3])"\} ` + strconv.Itoa(sessions) + `$`)
+	told := map[string]bool{}
+	waitFor(t, func() bool {
+		m, _ := getFresh(t, p.url+"/metrics")
+		if mm := clusterRE.FindStringSubmatch(m); mm != nil {
+			told[mm[1]] = true
+		}
+		return len(told) == 3
+	})
 	time.Sleep(time.Second) // a few broadcasts with everyone up
 	victim := pids[2]
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
@@ -188,22 +199,28 @@ func TestMultiProcess(t *testing.T) {
 		<-clientDone
 		t.Fatalf("the client did not finish; stderr:\n%s", client.Stderr)
 	}
-	var rep clientReport
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("client output: %v\n%s", err, out.String())
 	}
-	t.Logf("%d sessions: %d connects, %d reconnects; seq-nums %d, s2c-events %d from %d workers; acks %d, p50 %.2f ms, p99 %.2f ms; at the end %v",
-		rep.Sessions, rep.Connects, rep.Reconnects, rep.SeqReceived, rep.S2CReceived, rep.S2COrigins, rep.Acked, rep.AckP50ms, rep.AckP99ms, rep.ByWorker)
-	if rep.NeverUp != 0 || rep.UpAtEnd != sessions {
-		t.Errorf("%d sessions never up, %d up at the end", rep.NeverUp, rep.UpAtEnd)
+	f := phaseFigures(t, &rep, "sessions", "server")
+	srv := rep.server("server")
+	if rep.Mode != modeURL || rep.Config.Sessions != sessions || srv == nil || len(srv.PerSession) != sessions {
+		t.Fatalf("report of %s mode, %d sessions configured, server %+v", rep.Mode, rep.Config.Sessions, srv)
 	}
-	if rep.SeqGaps != 0 || rep.SeqDisorder != 0 || rep.S2CMissed != 0 || rep.S2CDups != 0 {
-		t.Errorf("seq-num gaps %d, out of order %d; s2c-event missed %d, duplicated %d", rep.SeqGaps, rep.SeqDisorder, rep.S2CMissed, rep.S2CDups)
+	t.Logf("%d sessions: %v connects, %v reconnects; seq-nums %v, s2c-events %v from %v workers; acks %v, p50 %.2f ms, p99 %.2f ms; at the end %v",
+		rep.Config.Sessions, f.v("connects"), f.v("reconnects"), f.v("seq_received"), f.v("deliveries"), f.v("s2c_origins"),
+		f.v("round_trips"), f.v("ack_p50_ms"), f.v("ack_p99_ms"), srv.ByWorker)
+	if f.v("never_up") != 0 || f.v("sessions_up") != sessions {
+		t.Errorf("%v sessions never up, %v up at the end", f.v("never_up"), f.v("sessions_up"))
+	}
+	if f.v("seq_gaps") != 0 || f.v("seq_disorder") != 0 || f.v("s2c_missed") != 0 || f.v("s2c_duplicates") != 0 {
+		t.Errorf("seq-num gaps %v, out of order %v; s2c-event missed %v, duplicated %v", f.v("seq_gaps"), f.v("seq_disorder"), f.v("s2c_missed"), f.v("s2c_duplicates"))
 	}
 	victimNode := "w2." + strconv.Itoa(victim)
-	for node := range rep.ByWorker {
+	for node := range srv.ByWorker {
 		if node == victimNode {
-			t.Errorf("sessions still on the killed worker at the end: %v", rep.ByWorker)
+			t.Errorf("sessions still on the killed worker at the end: %v", srv.ByWorker)
 		}
 	}
 	// Every survivor's broadcasts: each session that stayed connected got
@@ -212,7 +229,7 @@ func TestMultiProcess(t *testing.T) {
 	type span struct{ first, last int64 }
 	common := map[string]span{}
 	moved, stayed := 0, 0
-	for _, st := range rep.PerSession {
+	for _, st := range srv.PerSession {
 		if st.AckFailed > 0 && st.Connects == 1 {
 			t.Errorf("session %d lost %d acks without losing its connection", st.Index, st.AckFailed)
 		}

@@ -152,7 +152,7 @@ func TestDemoServerAndClient(t *testing.T) {
 			// has had at least five seq-nums and three broadcasts.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cfg := defaultClientConfig()
+			cfg := defaultLoadConfig()
 			cfg.URL, cfg.Sessions, cfg.Transport, cfg.Rate, cfg.Duration = base, 20, tr, 20, 0
 			cfg.onStart = func(ss []*session) {
 				go func() {
@@ -179,16 +179,27 @@ func TestDemoServerAndClient(t *testing.T) {
 			if rep.Seconds >= 59 {
 				t.Fatal("the sessions did not all get going within a minute")
 			}
-			if rep.UpAtEnd != 20 || rep.Connects != 20 || rep.Reconnects != 0 {
-				t.Errorf("sessions: %d up, %d connects, %d reconnects", rep.UpAtEnd, rep.Connects, rep.Reconnects)
+			f := phaseFigures(t, rep, "sessions", "server")
+			srv := rep.server("server")
+			if f.v("sessions_up") != 20 || f.v("connects") != 20 || f.v("reconnects") != 0 || f.v("never_up") != 0 {
+				t.Errorf("sessions: %v up, %v connects, %v reconnects", f.v("sessions_up"), f.v("connects"), f.v("reconnects"))
 			}
-			if rep.SeqGaps != 0 || rep.SeqDisorder != 0 || rep.S2CMissed != 0 || rep.S2CDups != 0 {
-				t.Errorf("gaps %d, disorder %d, s2c missed %d, s2c dups %d", rep.SeqGaps, rep.SeqDisorder, rep.S2CMissed, rep.S2CDups)
+			if f.v("seq_gaps") != 0 || f.v("seq_disorder") != 0 || f.v("s2c_missed") != 0 || f.v("s2c_duplicates") != 0 {
+				t.Errorf("gaps %v, disorder %v, s2c missed %v, s2c dups %v", f.v("seq_gaps"), f.v("seq_disorder"), f.v("s2c_missed"), f.v("s2c_duplicates"))
 			}
-			if rep.S2COrigins != 1 || rep.ByWorker[origin] != 20 {
-				t.Errorf("origins %d, by worker %v", rep.S2COrigins, rep.ByWorker)
+			if f.v("s2c_origins") != 1 || srv.ByWorker[origin] != 20 || len(srv.PerSession) != 20 {
+				t.Errorf("origins %v, by worker %v, %d sessions", f.v("s2c_origins"), srv.ByWorker, len(srv.PerSession))
 			}
-			for _, st := range rep.PerSession {
+			// Against a URL the tool sees no server process.
+			for _, k := range []string{"server_cpu_seconds", "round_trips_per_server_cpu_second", "rss_mib", "memory_per_conn_kib"} {
+				if !f.absent(k) {
+					t.Errorf("%s measured against a URL", k)
+				}
+			}
+			if f.v("connect_rate") <= 0 || f.v("deliveries_per_second") <= 0 || f.v("events_in_per_second") <= f.v("deliveries_per_second") {
+				t.Errorf("rates: connect %v, deliveries %v, events in %v", f.v("connect_rate"), f.v("deliveries_per_second"), f.v("events_in_per_second"))
+			}
+			for _, st := range srv.PerSession {
 				if st.SeqReceived < 5 || st.S2C[origin] == nil {
 					t.Errorf("session %d: %d seq-nums, s2c %v", st.Index, st.SeqReceived, st.S2C)
 				}
@@ -196,13 +207,15 @@ func TestDemoServerAndClient(t *testing.T) {
 					t.Errorf("session %d on %q, want %q", st.Index, st.Transport, want(st.Index))
 				}
 			}
-			if rep.Sent == 0 || rep.Acked == 0 || rep.AckFailed != 0 || rep.AckP50ms <= 0 || rep.AckP99ms < rep.AckP50ms {
-				t.Errorf("acks: sent %d acked %d failed %d p50 %v p99 %v", rep.Sent, rep.Acked, rep.AckFailed, rep.AckP50ms, rep.AckP99ms)
+			if f.v("sent") == 0 || f.v("round_trips") == 0 || f.v("ack_failed") != 0 || f.v("ack_p50_ms") <= 0 || f.v("ack_p99_ms") < f.v("ack_p50_ms") {
+				t.Errorf("acks: sent %v acked %v failed %v p50 %v p99 %v", f.v("sent"), f.v("round_trips"), f.v("ack_failed"), f.v("ack_p50_ms"), f.v("ack_p99_ms"))
 			}
 			var out bytes.Buffer
 			rep.writeText(&out)
-			if !strings.Contains(out.String(), "ack latency") || !strings.Contains(out.String(), "gaps 0") {
-				t.Errorf("summary:\n%s", out.String())
+			for _, re := range []string{`(?m)^  ack latency p99 +ms +[0-9.]+$`, `(?m)^  seq-num gaps \(numbers skipped\) +0$`, `(?m)^  server CPU +s +—$`} {
+				if !regexp.MustCompile(re).MatchString(out.String()) {
+					t.Errorf("summary lacks %s:\n%s", re, out.String())
+				}
 			}
 		})
 	}
@@ -245,11 +258,14 @@ func TestClientNoServer(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := defaultClientConfig()
+	cfg := defaultLoadConfig()
 	cfg.URL, cfg.Sessions, cfg.Duration = "http://"+addr, 2, 300*time.Millisecond
 	rep, err := runClients(context.Background(), cfg, nil)
-	if err == nil || rep == nil || rep.NeverUp != 2 {
+	if err == nil || rep == nil {
 		t.Fatalf("no server: %v, %+v", err, rep)
+	}
+	if f := phaseFigures(t, rep, "sessions", "server"); f.v("never_up") != 2 || f.v("connects") != 0 || !f.absent("connect_rate") {
+		t.Fatalf("no server: %v", f.m)
 	}
 }
 
@@ -344,7 +360,7 @@ func TestDemoProcess(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p := startDemoProc(t, []string{"-host", "127.0.0.1", "-port", "0"})
-			cfg := defaultClientConfig()
+			cfg := defaultLoadConfig()
 			cfg.URL, cfg.Sessions, cfg.Duration, cfg.Rate = p.url, 1, 0, 0
 			connected := make(chan struct{})
 			var once sync.Once
@@ -352,7 +368,7 @@ func TestDemoProcess(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			type res struct {
-				rep *clientReport
+				rep *report
 				err error
 			}
 			resc := make(chan res, 1)
@@ -372,7 +388,7 @@ func TestDemoProcess(t *testing.T) {
 			}
 			cancel()
 			r := <-resc
-			if r.err != nil || len(r.rep.PerSession) != 1 || r.rep.PerSession[0].Disconnects != 1 {
+			if r.err != nil || len(r.rep.Servers) != 1 || len(r.rep.Servers[0].PerSession) != 1 || r.rep.Servers[0].PerSession[0].Disconnects != 1 {
 				t.Errorf("the client was not told: %v %+v", r.err, r.rep)
 			}
 		})

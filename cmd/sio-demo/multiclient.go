@@ -2,45 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/transport"
 )
-
-// clientConfig is what "sio-demo client" runs.
-type clientConfig struct {
-	URL        string           `json:"url"`
-	Sessions   int              `json:"sessions"`
-	Transport  string           `json:"transport"` // polling, websocket, upgrade or mixed
-	Rate       float64          `json:"rate"`      // c2s-events per second per session
-	Duration   time.Duration    `json:"duration_ns"`
-	Dialers    int              `json:"dialers"`
-	AckTimeout time.Duration    `json:"ack_timeout_ns"`
-	JSON       bool             `json:"-"`
-	Progress   string           `json:"-"` // auto, on, off
-	onConnect  func()           // tests: called after each session's connect
-	onStart    func([]*session) // tests: the sessions, once made
-}
-
-func defaultClientConfig() clientConfig {
-	return clientConfig{
-		URL: "http://localhost:3000", Sessions: 10, Transport: "upgrade", Rate: 1,
-		Duration: 10 * time.Second, Dialers: 32, AckTimeout: 10 * time.Second, Progress: "auto",
-	}
-}
 
 // The limits keep a run within a machine's file descriptors and a
 // server's patience.
@@ -50,117 +23,8 @@ const (
 	maxLatency  = 100_000 // samples kept per session
 )
 
-// clientMain is "sio-demo client": sessions against a server, or with
-// -compare the bench, which starts both servers itself.
-func clientMain(args []string, stdout, stderr io.Writer) int {
-	return loadMain("sio-demo client", args, false, stdout, stderr)
-}
-
-// benchMain is "sio-demo bench", the same as "sio-demo client -compare".
-func benchMain(args []string, stdout, stderr io.Writer) int {
-	return loadMain("sio-demo bench", args, true, stdout, stderr)
-}
-
-// loadMain is the load tool: one set of flags for its two modes.
-func loadMain(name string, args []string, compare bool, stdout, stderr io.Writer) int {
-	cfg := defaultClientConfig()
-	bcfg := defaultBenchConfig()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	// Shared by both modes.
-	fs.BoolVar(&compare, "compare", compare, "start the bench server and the reference server on 127.0.0.1, one after the other, and compare them: idle memory per WebSocket connection, ack round trips, broadcast deliveries (what \"sio-demo bench\" runs)")
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to run (0: until SIGINT); with -compare, the measured window of the ack and broadcast phases")
-	fs.IntVar(&cfg.Dialers, "dialers", cfg.Dialers, "parallel connection set-ups")
-	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON (with every session's figures)")
-	verbose := fs.Bool("v", false, "show progress on stderr (-progress on; with -compare, each phase)")
-	// Against a server.
-	fs.StringVar(&cfg.URL, "url", cfg.URL, "server to connect to (http, https, ws or wss)")
-	fs.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, "parallel sessions, each its own connection")
-	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "polling, websocket, upgrade (polling, then WebSocket) or mixed (sessions alternate polling and websocket)")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "c2s-events per second per session, each with an ack; 0 sends none")
-	fs.DurationVar(&cfg.AckTimeout, "ack-timeout", cfg.AckTimeout, "an ack not back within this counts as failed")
-	fs.StringVar(&cfg.Progress, "progress", cfg.Progress, "live progress line on stderr: auto (when stderr is a terminal), on or off")
-	addBenchFlags(fs, &bcfg)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: %s [flags]
-
-The load tool, in two modes with one set of flags.
-
-Against a server (the default of "sio-demo client"): opens -sessions
-Socket.IO sessions on sio's Go client against the demo server at -url,
-sends c2s-event at -rate with an ack, and counts per session the seq-num
-gaps, the s2c-event deliveries (missed and duplicated, per sending
-worker), and the reconnections, which the client makes by itself. On a
-terminal a progress line shows sessions up, events per second, gaps and
-reconnects; at the end a summary gives the ack latency (p50, p99).
-
--compare (what "sio-demo bench" runs): starts the bench server and the
-reference server as processes of their own on 127.0.0.1 and measures both
-with a lean WebSocket client: idle memory per connection, ack round trips,
-broadcast deliveries; the table gives sio's advantage for each.
-
-flags:
-`, name)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", name, fs.Args())
-		return 2
-	}
-	if *verbose && cfg.Progress == "auto" {
-		cfg.Progress = "on"
-	}
-	if compare {
-		bcfg.Duration, bcfg.Dialers, bcfg.JSON, bcfg.Verbose = cfg.Duration, cfg.Dialers, cfg.JSON, *verbose
-		return compareMain(name, bcfg, stdout, stderr)
-	}
-	ctx, _, stop := signalContext()
-	defer stop()
-	var progress io.Writer
-	switch cfg.Progress {
-	case "on":
-		progress = stderr
-	case "auto":
-		if f, ok := stderr.(*os.File); ok && isTerminal(f) {
-			progress = stderr
-		}
-	case "off":
-	default:
-		fmt.Fprintf(stderr, "%s: -progress must be auto, on or off\n", name)
-		return 2
-	}
-	rep, err := runClients(ctx, cfg, progress)
-	if rep != nil {
-		if cfg.JSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
-				fmt.Fprintln(stderr, name+":", err)
-				return 1
-			}
-		} else {
-			rep.writeText(stdout)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, name+":", err)
-		return 1
-	}
-	return 0
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (cfg *clientConfig) check() error {
+// checkURL validates the configuration of a run against a URL.
+func (cfg *loadConfig) checkURL() error {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("-url %q is not a URL such as http://localhost:3000", cfg.URL)
@@ -222,14 +86,16 @@ type sessionStats struct {
 
 // session is one client connection and its counters.
 type session struct {
-	idx    int
-	c      *transport.Client
-	s      *transport.ClientSocket
-	mu     sync.Mutex
-	st     sessionStats
-	seq    int64 // last seq-num of this connection
-	up     atomic.Bool
-	totals *totals
+	idx     int
+	c       *transport.Client
+	s       *transport.ClientSocket
+	mu      sync.Mutex
+	st      sessionStats
+	seq     int64 // last seq-num of this connection
+	up      atomic.Bool
+	totals  *totals
+	start   time.Time     // of the run
+	firstUp time.Duration // from start to the first connect; under mu
 
 	onConnected func() // may be nil
 }
@@ -239,7 +105,7 @@ type totals struct {
 	up, received, gaps, reconnects, acked atomic.Int64
 }
 
-func newSession(idx int, cfg clientConfig, tt *totals) (*session, error) {
+func newSession(idx int, cfg loadConfig, tt *totals) (*session, error) {
 	ts := []string{"polling", "websocket"}
 	switch cfg.Transport {
 	case "polling":
@@ -276,6 +142,9 @@ func newSession(idx int, cfg clientConfig, tt *totals) (*session, error) {
 func (ss *session) onConnect() {
 	ss.mu.Lock()
 	ss.st.Connects++
+	if ss.st.Connects == 1 {
+		ss.firstUp = time.Since(ss.start)
+	}
 	if ss.st.Connects > 1 {
 		ss.totals.reconnects.Add(1)
 	}
@@ -422,36 +291,11 @@ func (ss *session) sendLoop(ctx context.Context, rate float64) {
 	}
 }
 
-// clientReport is the outcome of a run.
-type clientReport struct {
-	Config      clientConfig   `json:"config"`
-	Seconds     float64        `json:"seconds"`
-	Sessions    int            `json:"sessions"`
-	UpAtEnd     int            `json:"up_at_end"`
-	NeverUp     int            `json:"never_up"`
-	Connects    int64          `json:"connects"`
-	Reconnects  int64          `json:"reconnects"`
-	SeqReceived int64          `json:"seq_received"`
-	SeqGaps     int64          `json:"seq_gaps"`
-	SeqDisorder int64          `json:"seq_disorder"`
-	S2CReceived int64          `json:"s2c_received"`
-	S2CMissed   int64          `json:"s2c_missed"`
-	S2CDups     int64          `json:"s2c_duplicates"`
-	S2COrigins  int            `json:"s2c_origins"`
-	Sent        int64          `json:"c2s_sent"`
-	Acked       int64          `json:"acked"`
-	AckFailed   int64          `json:"ack_failed"`
-	AckP50ms    float64        `json:"ack_p50_ms"`
-	AckP99ms    float64        `json:"ack_p99_ms"`
-	AckMaxms    float64        `json:"ack_max_ms"`
-	ByWorker    map[string]int `json:"sessions_by_worker"` // at the end
-	PerSession  []sessionStats `json:"per_session"`
-}
-
 // runClients runs the sessions for cfg.Duration (or until ctx ends) and
 // reports; progress, when not nil, gets a live line.
-func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*clientReport, error) {
-	if err := cfg.check(); err != nil {
+func runClients(ctx context.Context, cfg loadConfig, progress io.Writer) (*report, error) {
+	cfg.Compare = false
+	if err := cfg.checkURL(); err != nil {
 		return nil, err
 	}
 	runCtx := ctx
@@ -476,6 +320,11 @@ func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*cli
 		cfg.onStart(sessions)
 	}
 	start := time.Now()
+	self0, selfErr := cpuSeconds(0)
+	all0, allErr := machineBusySeconds()
+	for _, s := range sessions {
+		s.start = start
+	}
 	stopProgress := startProgress(progress, cfg, tt, start)
 	// Dial in parallel, -dialers at a time; a session whose first attempt
 	// fails goes on retrying by itself.
@@ -500,15 +349,21 @@ func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*cli
 	<-runCtx.Done()
 	wg.Wait()
 	elapsed := time.Since(start)
+	self1, selfErr1 := cpuSeconds(0)
+	all1, allErr1 := machineBusySeconds()
 	// The figures are taken before the sessions close, so that closing
 	// is not counted as disconnects.
-	rep := &clientReport{Config: cfg, Seconds: elapsed.Seconds(), Sessions: cfg.Sessions, ByWorker: map[string]int{}}
+	col := &column{Name: "server", Label: cfg.URL, ByWorker: map[string]int{}}
+	var lat []time.Duration
+	var firstUp time.Duration // until the last session's first connect
 	for _, s := range sessions {
 		s.mu.Lock()
 		st := s.st
 		st.Up = s.up.Load()
 		st.Transport = s.c.Transport()
-		st.lat = slices.Clone(st.lat)
+		lat = append(lat, st.lat...)
+		st.lat = nil
+		firstUp = max(firstUp, s.firstUp)
 		origins := make(map[string]*originStat, len(st.S2C))
 		for k, o := range st.S2C {
 			c := *o
@@ -517,7 +372,7 @@ func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*cli
 		}
 		st.S2C = origins
 		s.mu.Unlock()
-		rep.PerSession = append(rep.PerSession, st)
+		col.PerSession = append(col.PerSession, st)
 	}
 	stopProgress()
 	var cwg sync.WaitGroup
@@ -529,75 +384,84 @@ func runClients(ctx context.Context, cfg clientConfig, progress io.Writer) (*cli
 		}()
 	}
 	cwg.Wait()
-	rep.build()
-	if rep.Connects == 0 {
+	f := col.sessionFigures(elapsed, lat, firstUp)
+	if selfErr == nil && selfErr1 == nil {
+		f["load_cpu_seconds"] = self1 - self0
+		if allErr == nil && allErr1 == nil {
+			// Here the server is among the other processes, when it
+			// runs on this machine.
+			f["other_cpu_seconds"] = max(0, (all1-all0)-(self1-self0))
+		}
+	}
+	rep := &report{Tool: "sio-demo client", Mode: modeURL, Config: cfg, Seconds: elapsed.Seconds(), Servers: []*column{col}}
+	rep.add(phase{"sessions", fmt.Sprintf("%d sessions over %s, the demo's events (seq-num, s2c-event), %s", cfg.Sessions, transportText(cfg.Transport), rateText(cfg.Rate))},
+		[]string{"sessions_up", "never_up", "connects", "reconnects", "connect_seconds", "connect_rate",
+			"seq_received", "seq_gaps", "seq_disorder",
+			"deliveries", "deliveries_per_second", "s2c_missed", "s2c_duplicates", "s2c_origins", "events_in_per_second",
+			"sent", "round_trips", "ack_failed", "round_trips_per_second",
+			"ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
+			"server_cpu_seconds", "round_trips_per_server_cpu_second", "deliveries_per_server_cpu_second",
+			"rss_mib", "memory_per_conn_kib", "load_cpu_seconds", "other_cpu_seconds"},
+		map[string]figures{col.Name: f})
+	if f["connects"] == 0 {
 		return rep, fmt.Errorf("no session connected to %s", cfg.URL)
 	}
 	return rep, nil
 }
 
-func (r *clientReport) build() {
-	var lat []time.Duration
+// sessionFigures sums the sessions' figures; lat are the ack latencies,
+// firstUp how long until the last session first connected.
+func (c *column) sessionFigures(elapsed time.Duration, lat []time.Duration, firstUp time.Duration) figures {
+	var up, never, connects, reconnects, seq, gaps, disorder, s2c, missed, dups, sent, acked, failed int64
 	origins := map[string]bool{}
-	for i := range r.PerSession {
-		st := &r.PerSession[i]
+	for i := range c.PerSession {
+		st := &c.PerSession[i]
 		if st.Up {
-			r.UpAtEnd++
-			r.ByWorker[st.Node]++
+			up++
+			c.ByWorker[st.Node]++
 		}
 		if st.Connects == 0 {
-			r.NeverUp++
+			never++
 		}
-		r.Connects += st.Connects
-		r.Reconnects += max(st.Connects-1, 0)
-		r.SeqReceived += st.SeqReceived
-		r.SeqGaps += st.SeqGaps
-		r.SeqDisorder += st.SeqDisorder
+		connects += st.Connects
+		reconnects += max(st.Connects-1, 0)
+		seq += st.SeqReceived
+		gaps += st.SeqGaps
+		disorder += st.SeqDisorder
 		for k, o := range st.S2C {
 			origins[k] = true
-			r.S2CReceived += o.Received
-			r.S2CMissed += o.Missed
-			r.S2CDups += o.Dups
+			s2c += o.Received
+			missed += o.Missed
+			dups += o.Dups
 		}
-		r.Sent += st.Sent
-		r.Acked += st.Acked
-		r.AckFailed += st.AckFailed
-		lat = append(lat, st.lat...)
+		sent += st.Sent
+		acked += st.Acked
+		failed += st.AckFailed
 	}
-	r.S2COrigins = len(origins)
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		r.AckP50ms = ms(lat[len(lat)*50/100])
-		r.AckP99ms = ms(lat[min(len(lat)*99/100, len(lat)-1)])
-		r.AckMaxms = ms(lat[len(lat)-1])
+	secs := elapsed.Seconds()
+	f := figures{
+		"sessions_up": float64(up), "never_up": float64(never), "connects": float64(connects), "reconnects": float64(reconnects),
+		"seq_received": float64(seq), "seq_gaps": float64(gaps), "seq_disorder": float64(disorder),
+		"deliveries": float64(s2c), "s2c_missed": float64(missed), "s2c_duplicates": float64(dups), "s2c_origins": float64(len(origins)),
+		"sent": float64(sent), "round_trips": float64(acked), "ack_failed": float64(failed),
 	}
-}
-
-func (r *clientReport) writeText(w io.Writer) {
-	c := r.Config
-	fmt.Fprintf(w, "sio-demo client: %d sessions, %s, to %s for %.1fs\n", r.Sessions, c.Transport, c.URL, r.Seconds)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  sessions up at the end\t%d of %d\t(connects %d, reconnects %d, never up %d)\n", r.UpAtEnd, r.Sessions, r.Connects, r.Reconnects, r.NeverUp)
-	fmt.Fprintf(tw, "  seq-num received\t%d\t(gaps %d, out of order %d)\n", r.SeqReceived, r.SeqGaps, r.SeqDisorder)
-	fmt.Fprintf(tw, "  s2c-event received\t%d\t(missed %d, duplicates %d; from %d workers)\n", r.S2CReceived, r.S2CMissed, r.S2CDups, r.S2COrigins)
-	fmt.Fprintf(tw, "  c2s-event sent\t%d\t(acked %d, failed %d)\n", r.Sent, r.Acked, r.AckFailed)
-	if r.Acked > 0 {
-		fmt.Fprintf(tw, "  ack latency\tp50 %.2f ms\tp99 %.2f ms, max %.2f ms\n", r.AckP50ms, r.AckP99ms, r.AckMaxms)
+	if secs > 0 {
+		f["deliveries_per_second"] = float64(s2c) / secs
+		f["events_in_per_second"] = float64(seq+s2c) / secs
+		f["round_trips_per_second"] = float64(acked) / secs
 	}
-	tw.Flush()
-	if len(r.ByWorker) > 0 {
-		var parts []string
-		for _, k := range sortedKeys(r.ByWorker) {
-			parts = append(parts, fmt.Sprintf("%s: %d", k, r.ByWorker[k]))
-		}
-		fmt.Fprintf(w, "  sessions by worker at the end: %s\n", strings.Join(parts, ", "))
+	if never == 0 && firstUp > 0 {
+		f["connect_seconds"] = firstUp.Seconds()
+		f["connect_rate"] = float64(len(c.PerSession)) / firstUp.Seconds()
 	}
+	slices.Sort(lat)
+	latencyFigures(f, "ack", lat, "p50", "p90", "p99", "p999", "max")
+	return f
 }
 
 // startProgress prints a progress line to w every half second until
 // stopped; w nil prints nothing.
-func startProgress(w io.Writer, cfg clientConfig, tt *totals, start time.Time) (stop func()) {
+func startProgress(w io.Writer, cfg loadConfig, tt *totals, start time.Time) (stop func()) {
 	if w == nil {
 		return func() {}
 	}

@@ -6,127 +6,231 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"text/tabwriter"
+	"strings"
+	"time"
 	"unicode/utf8"
 )
 
-// report is the outcome of a bench run: the figures of each server and
-// the rows of the comparison.
+// report is the load tool's one report, whichever mode ran: a column per
+// server, a row per figure. Against a URL it has one column ("server");
+// with -compare a column per server the tool started ("go", then "ref"
+// and "plain"), and each row also gives the first server against each of
+// the others. A figure has the same key and unit in every phase and mode
+// (ack_p50_ms is an ack's round trip in milliseconds whether the sessions
+// ran against a URL or the echo clients against the bench server), and a
+// figure a mode cannot measure (the server's CPU and memory against a
+// URL) is null in JSON and "—" in the table.
 type report struct {
-	Config benchConfig   `json:"config"`
-	Go     *serverResult `json:"go,omitempty"`
-	Ref    *serverResult `json:"ref,omitempty"`
-	Rows   []reportRow   `json:"rows"`
+	Tool    string     `json:"tool"` // the command that ran: "sio-demo client" or "sio-demo bench"
+	Mode    string     `json:"mode"` // modeURL or modeCompare
+	Config  loadConfig `json:"config"`
+	Seconds float64    `json:"seconds"` // the whole run
+	Servers []*column  `json:"servers"`
+	Phases  []phase    `json:"phases"`
+	Rows    []row      `json:"rows"`
+	Notes   []string   `json:"notes,omitempty"` // warnings: a disturbed measurement, a failed server
 }
 
-// reportRow compares one metric. Advantage is Go/ref when more is better
-// and ref/Go when less is better, so that above 1 always means the Go
-// server does better; Target, when set, is the advantage it should reach.
-type reportRow struct {
-	Metric    string   `json:"metric"`
-	Unit      string   `json:"unit"`
-	Go        *float64 `json:"go,omitempty"`
-	Ref       *float64 `json:"ref,omitempty"`
-	Better    string   `json:"better"` // "higher", "lower" or "" (context only)
-	Advantage *float64 `json:"go_advantage,omitempty"`
-	Target    float64  `json:"target,omitempty"`
-	Met       *bool    `json:"target_met,omitempty"`
+const (
+	modeURL     = "url"     // sessions against a server at a URL
+	modeCompare = "compare" // servers started side by side and measured one after the other
+)
+
+// column is one server.
+type column struct {
+	Name  string `json:"name"`  // the key of its figures in each row's values
+	Label string `json:"label"` // what it is
+	Error string `json:"error,omitempty"`
+	// Against a URL: the sessions by the worker that last answered them
+	// (at the end), and every session's own figures.
+	ByWorker   map[string]int `json:"sessions_by_worker,omitempty"`
+	PerSession []sessionStats `json:"per_session,omitempty"`
 }
 
-func (r *report) build() {
-	type metric struct {
-		name, unit, better string
-		target             float64
-		val                func(*serverResult) (float64, bool)
+// phase is a part of the run; its rows follow its title in the table.
+type phase struct {
+	ID    string `json:"id"` // "sessions", "idle", "ack-1", "ack-100", "broadcast"
+	Title string `json:"title"`
+}
+
+// row is one figure of one phase, for every server.
+type row struct {
+	Phase  string              `json:"phase"`
+	Key    string              `json:"key"`
+	Metric string              `json:"metric"`
+	Unit   string              `json:"unit"`             // "" for a count
+	Better string              `json:"better,omitempty"` // "higher", "lower", or "" (context only)
+	Values map[string]*float64 `json:"values"`           // by server name; null where not measured
+	// The first server against each other one, by that one's name (only
+	// where both have a positive figure and Better is set).
+	Vs map[string]*ratio `json:"vs,omitempty"`
+}
+
+// ratio is the first server's advantage over another: first/other when
+// more is better, other/first when less is, so that above 1 always means
+// the first server does better. Target, when set, is what it should reach.
+type ratio struct {
+	Value  float64 `json:"value"`
+	Target float64 `json:"target,omitempty"`
+	Met    *bool   `json:"target_met,omitempty"`
+}
+
+// metricDef is a figure the tool knows: its key, text, unit and
+// direction. The table below is the one place they are named, so that
+// the two modes cannot drift apart.
+type metricDef struct {
+	key, text, unit, better string
+}
+
+var metricDefs = func() map[string]metricDef {
+	m := map[string]metricDef{}
+	for _, d := range []metricDef{
+		// Sessions and connections.
+		{"sessions_up", "sessions up at the end", "", "higher"},
+		{"never_up", "sessions that never connected", "", "lower"},
+		{"connects", "connections made", "", ""},
+		{"reconnects", "reconnections", "", "lower"},
+		{"connect_seconds", "time until every connection was up", "s", "lower"},
+		{"connect_rate", "connect rate", "1/s", "higher"},
+		// The demo's events.
+		{"seq_received", "seq-num received", "", ""},
+		{"seq_gaps", "seq-num gaps (numbers skipped)", "", "lower"},
+		{"seq_disorder", "seq-num out of order", "", "lower"},
+		{"s2c_missed", "s2c-event missed", "", "lower"},
+		{"s2c_duplicates", "s2c-event duplicated", "", "lower"},
+		{"s2c_origins", "s2c-event origins (workers)", "", ""},
+		{"events_in_per_second", "events received per second, all clients", "1/s", "higher"},
+		// Acks.
+		{"sent", "events sent with an ack", "", ""},
+		{"round_trips", "ack round trips", "", ""},
+		{"ack_failed", "acks failed or timed out", "", "lower"},
+		{"round_trips_per_second", "ack round trips per second", "1/s", "higher"},
+		{"ack_p50_ms", "ack latency p50", "ms", "lower"},
+		{"ack_p90_ms", "ack latency p90", "ms", "lower"},
+		{"ack_p99_ms", "ack latency p99", "ms", "lower"},
+		{"ack_p999_ms", "ack latency p99.9", "ms", "lower"},
+		{"ack_max_ms", "ack latency max", "ms", "lower"},
+		{"round_trips_per_server_cpu_second", "ack round trips per server CPU-second", "1/CPU-s", "higher"},
+		{"server_reads_per_round_trip", "server read syscalls per round trip", "", ""},
+		{"server_writes_per_round_trip", "server write syscalls per round trip", "", ""},
+		// Broadcasts.
+		{"broadcasts", "broadcasts sent", "", ""},
+		{"deliveries", "broadcast deliveries, all clients", "", ""},
+		{"deliveries_per_second", "broadcast deliveries per second", "1/s", "higher"},
+		{"fanout_p50_ms", "broadcast fan-out p50 (send to last receipt)", "ms", "lower"},
+		{"fanout_p99_ms", "broadcast fan-out p99", "ms", "lower"},
+		{"deliveries_per_server_cpu_second", "broadcast deliveries per server CPU-second", "1/CPU-s", "higher"},
+		{"server_writes_per_delivery", "server write syscalls per delivery", "", ""},
+		// Memory.
+		{"rss_empty_mib", "server RSS with no connections", "MiB", ""},
+		{"rss_mib", "server RSS with the connections", "MiB", ""},
+		{"memory_per_conn_kib", "server memory per idle connection", "KiB", "lower"},
+		{"rss_empty_settled_mib", "server RSS with no connections, settled, no forced GC", "MiB", ""},
+		{"rss_settled_mib", "server RSS with the connections, settled, no forced GC", "MiB", ""},
+		{"memory_per_conn_settled_kib", "server memory per idle connection, settled, no forced GC", "KiB", "lower"},
+		// CPU.
+		{"server_cpu_seconds", "server CPU", "s", ""},
+		{"load_cpu_seconds", "load generator CPU", "s", ""},
+		{"other_cpu_seconds", "CPU of other processes", "s", ""},
+	} {
+		m[d.key] = d
 	}
-	idle := func(f func(*idleResult) float64) func(*serverResult) (float64, bool) {
-		return func(s *serverResult) (float64, bool) {
-			if s == nil || s.Idle == nil {
-				return 0, false
+	return m
+}()
+
+// targets are the advantages sio's server should reach over the
+// reference server, by figure.
+var targets = map[string]float64{
+	"memory_per_conn_kib":               1,
+	"ack_p99_ms":                        1,
+	"round_trips_per_server_cpu_second": 1.5,
+	"deliveries_per_server_cpu_second":  2,
+}
+
+// figures is what one phase measured of one server, by key; a key the
+// phase lists but a server lacks is null.
+type figures map[string]float64
+
+// add appends the rows of phase p: one per key, in that order, with each
+// server's figure from vals (by server name; a missing server or key is
+// null).
+func (r *report) add(p phase, keys []string, vals map[string]figures) {
+	r.Phases = append(r.Phases, p)
+	for _, k := range keys {
+		d, ok := metricDefs[k]
+		if !ok {
+			panic("sio-demo: unknown figure " + k)
+		}
+		rw := row{Phase: p.ID, Key: k, Metric: d.text, Unit: d.unit, Better: d.better, Values: map[string]*float64{}}
+		for _, c := range r.Servers {
+			if v, ok := vals[c.Name][k]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				rw.Values[c.Name] = &v
+			} else {
+				rw.Values[c.Name] = nil
 			}
-			return f(s.Idle), true
 		}
+		r.Rows = append(r.Rows, rw)
 	}
-	ack := func(f func(*ackResult) float64) func(*serverResult) (float64, bool) {
-		return func(s *serverResult) (float64, bool) {
-			if s == nil || s.Ack == nil {
-				return 0, false
+}
+
+// compare fills in each row's advantage of the first server over the
+// others.
+func (r *report) compare() {
+	if len(r.Servers) < 2 {
+		return
+	}
+	first := r.Servers[0].Name
+	for i := range r.Rows {
+		rw := &r.Rows[i]
+		if rw.Better == "" {
+			continue
+		}
+		g := rw.Values[first]
+		for _, c := range r.Servers[1:] {
+			o := rw.Values[c.Name]
+			// A ratio of a figure that is not positive (a memory
+			// difference lost in noise, no failures at all) means nothing.
+			if g == nil || o == nil || *g <= 0 || *o <= 0 {
+				continue
 			}
-			return f(s.Ack), true
-		}
-	}
-	bc := func(f func(*bcastResult) float64) func(*serverResult) (float64, bool) {
-		return func(s *serverResult) (float64, bool) {
-			if s == nil || s.Bcast == nil {
-				return 0, false
+			adv := *g / *o
+			if rw.Better == "lower" {
+				adv = *o / *g
 			}
-			return f(s.Bcast), true
-		}
-	}
-	c := r.Config
-	gcNote := "after forced GC"
-	if !c.ForceGC {
-		gcNote = "settled"
-	}
-	ms := []metric{
-		{fmt.Sprintf("idle memory per WebSocket conn, %d conns (%s)", c.Conns, gcNote), "KiB", "lower", 1,
-			idle(func(i *idleResult) float64 { return i.BytesPerConn / 1024 })},
-		{fmt.Sprintf("idle memory per WebSocket conn, %d conns (settled, no forced GC)", c.Conns), "KiB", "lower", 0,
-			idle(func(i *idleResult) float64 { return i.BytesPerConnSettled / 1024 })},
-		{"RSS with 0 conns", "MiB", "", 0, idle(func(i *idleResult) float64 { return mib(i.RSSBefore) })},
-		{fmt.Sprintf("RSS with %d conns", c.Conns), "MiB", "", 0, idle(func(i *idleResult) float64 { return mib(i.RSSAfter) })},
-		{fmt.Sprintf("time to connect %d conns", c.Conns), "s", "lower", 0, idle(func(i *idleResult) float64 { return i.ConnectSeconds })},
-		{fmt.Sprintf("ack round trips/s, %d clients", c.Clients), "1/s", "higher", 0, ack(func(a *ackResult) float64 { return a.PerSecond })},
-		{"ack latency p50", "µs", "lower", 0, ack(func(a *ackResult) float64 { return a.P50Micros })},
-		{"ack latency p99", "µs", "lower", 1, ack(func(a *ackResult) float64 { return a.P99Micros })},
-		{"ack server CPU in window", "s", "", 0, ack(func(a *ackResult) float64 { return a.ServerCPU })},
-		{"ack round trips per server CPU-second", "1/CPU-s", "higher", 1.5, ack(func(a *ackResult) float64 { return a.PerCPUSecond })},
-		{"ack server read syscalls per round trip", "", "", 0, ack(func(a *ackResult) float64 { return a.ServerReads })},
-		{"ack server write syscalls per round trip", "", "", 0, ack(func(a *ackResult) float64 { return a.ServerWrites })},
-		{"ack load generator CPU in window", "s", "", 0, ack(func(a *ackResult) float64 { return a.LoadCPU })},
-		{"ack CPU of other processes in window", "s", "", 0, ack(func(a *ackResult) float64 { return a.OtherCPU })},
-		{fmt.Sprintf("broadcast deliveries/s, %d clients", c.BClients), "1/s", "higher", 0, bc(func(b *bcastResult) float64 { return b.PerSecond })},
-		{"broadcast fan-out p50 (send to last receipt)", "ms", "lower", 0, bc(func(b *bcastResult) float64 { return b.FanoutP50ms })},
-		{"broadcast fan-out p99", "ms", "lower", 0, bc(func(b *bcastResult) float64 { return b.FanoutP99ms })},
-		{"broadcast server CPU in window", "s", "", 0, bc(func(b *bcastResult) float64 { return b.ServerCPU })},
-		{"broadcast deliveries per server CPU-second", "1/CPU-s", "higher", 2, bc(func(b *bcastResult) float64 { return b.PerCPUSecond })},
-		{"broadcast server write syscalls per delivery", "", "", 0, bc(func(b *bcastResult) float64 { return b.ServerWrites })},
-		{"broadcast load generator CPU in window", "s", "", 0, bc(func(b *bcastResult) float64 { return b.LoadCPU })},
-		{"broadcast CPU of other processes in window", "s", "", 0, bc(func(b *bcastResult) float64 { return b.OtherCPU })},
-	}
-	r.Rows = r.Rows[:0]
-	for _, m := range ms {
-		row := reportRow{Metric: m.name, Unit: m.unit, Better: m.better, Target: m.target}
-		g, gok := m.val(r.Go)
-		f, fok := m.val(r.Ref)
-		if gok {
-			row.Go = &g
-		}
-		if fok {
-			row.Ref = &f
-		}
-		if gok && fok && m.better != "" {
-			var adv float64
-			switch {
-			case g <= 0 || f <= 0:
-				// A ratio of a figure that is not positive (a memory
-				// difference lost in noise) means nothing.
-				adv = math.NaN()
-			case m.better == "higher":
-				adv = g / f
-			default:
-				adv = f / g
+			rt := &ratio{Value: adv}
+			if t := targets[rw.Key]; t > 0 && c.Name == "ref" {
+				met := adv >= t
+				rt.Target, rt.Met = t, &met
 			}
-			if !math.IsNaN(adv) && !math.IsInf(adv, 0) {
-				row.Advantage = &adv
-				if m.target > 0 {
-					met := adv >= m.target
-					row.Met = &met
-				}
+			if rw.Vs == nil {
+				rw.Vs = map[string]*ratio{}
 			}
+			rw.Vs[c.Name] = rt
 		}
-		r.Rows = append(r.Rows, row)
 	}
+}
+
+// value is one server's figure of a phase.
+func (r *report) value(phaseID, key, server string) (float64, bool) {
+	for _, rw := range r.Rows {
+		if rw.Phase == phaseID && rw.Key == key {
+			if v := rw.Values[server]; v != nil {
+				return *v, true
+			}
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// server is the column named name, or nil.
+func (r *report) server(name string) *column {
+	for _, c := range r.Servers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (r *report) writeJSON(w io.Writer) error {
@@ -135,70 +239,200 @@ func (r *report) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-func (r *report) writeTable(w io.Writer) {
+// writeText writes the table: a head that says what ran, then each
+// phase's title and rows, with a column per server and, with several
+// servers, the first one's advantage over each other (and its target).
+func (r *report) writeText(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "sio-demo bench: %d idle conns, %d echo clients, %d broadcast clients (%d in flight, %d-byte payload), %v windows after %v warm-up\n",
-		c.Conns, c.Clients, c.BClients, c.InFlight, c.Payload, c.Duration, c.Warmup)
-	fmt.Fprintln(w, `"Go advantage" is Go/reference for throughputs and reference/Go for memory, latency and time: above 1 means the Go server does better.`)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("metric")
-	for _, row := range r.Rows {
-		width = max(width, utf8.RuneCountInString(row.Metric))
+	switch r.Mode {
+	case modeURL:
+		fmt.Fprintf(w, "%s: %d sessions over %s against %s, %s, for %.1fs\n",
+			r.Tool, c.Sessions, transportText(c.Transport), c.URL, rateText(c.Rate), r.Seconds)
+	default:
+		names := make([]string, len(r.Servers))
+		for i, s := range r.Servers {
+			names[i] = s.Name
+		}
+		fmt.Fprintf(w, "%s: %s on 127.0.0.1, one after the other; %v windows after %v warm-up; %.0fs in all\n",
+			r.Tool, strings.Join(names, ", "), c.Duration, c.Warmup, r.Seconds)
 	}
-	fmt.Fprintf(tw, "%-*s\tunit\tGo\treference\tGo advantage\ttarget\t\n", width, "metric")
-	for _, row := range r.Rows {
-		target := ""
-		if row.Target > 0 {
-			target = fmt.Sprintf("≥%sx", trimFloat(row.Target))
-			if row.Met != nil {
-				if *row.Met {
-					target += " met"
-				} else {
-					target += " MISSED"
-				}
+	for _, s := range r.Servers {
+		fmt.Fprintf(w, "  %-6s  %s\n", s.Name, s.Label)
+	}
+	var others []*column
+	if len(r.Servers) > 1 {
+		others = r.Servers[1:]
+		first := r.Servers[0].Name
+		fmt.Fprintf(w, "%q is %s/X for throughputs and X/%s for memory, latency and time: above 1 means %s does better.\n",
+			first+" vs X", first, first, first)
+	}
+	fmt.Fprintln(w)
+	// A target column after the ratio to each server that has targets.
+	hasTarget := map[string]bool{}
+	for _, rw := range r.Rows {
+		for n, rt := range rw.Vs {
+			if rt.Target > 0 {
+				hasTarget[n] = true
 			}
 		}
-		adv := ""
-		if row.Advantage != nil {
-			adv = fmt.Sprintf("%.2fx", *row.Advantage)
-		}
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t\n", width, row.Metric, row.Unit, fmtVal(row.Go), fmtVal(row.Ref), adv, target)
 	}
-	tw.Flush()
-	for _, s := range []*serverResult{r.Go, r.Ref} {
-		if s == nil {
-			continue
+	head := []string{"metric", "unit"}
+	for _, s := range r.Servers {
+		head = append(head, s.Name)
+	}
+	for _, o := range others {
+		head = append(head, r.Servers[0].Name+" vs "+o.Name)
+		if hasTarget[o.Name] {
+			head = append(head, "target")
 		}
-		busy := 0.0
-		if s.Ack != nil {
-			busy = max(busy, s.Ack.OtherCPU/s.Ack.Seconds)
+	}
+	t := &table{}
+	t.add(head...)
+	for _, p := range r.Phases {
+		t.line(p.ID + ": " + p.Title)
+		for _, rw := range r.Rows {
+			if rw.Phase != p.ID {
+				continue
+			}
+			cells := []string{"  " + rw.Metric, rw.Unit}
+			for _, s := range r.Servers {
+				cells = append(cells, fmtVal(rw.Values[s.Name]))
+			}
+			for _, o := range others {
+				rt := rw.Vs[o.Name]
+				if rt != nil {
+					cells = append(cells, fmt.Sprintf("%.2fx", rt.Value))
+				} else {
+					cells = append(cells, "")
+				}
+				if hasTarget[o.Name] {
+					cells = append(cells, targetText(rt))
+				}
+			}
+			t.add(cells...)
 		}
-		if s.Bcast != nil {
-			busy = max(busy, s.Bcast.OtherCPU/s.Bcast.Seconds)
+	}
+	t.write(w)
+	for _, s := range r.Servers {
+		if len(s.ByWorker) > 0 {
+			var parts []string
+			for _, k := range sortedKeys(s.ByWorker) {
+				parts = append(parts, fmt.Sprintf("%s: %d", k, s.ByWorker[k]))
+			}
+			fmt.Fprintf(w, "\n%s: sessions by worker at the end: %s\n", s.Name, strings.Join(parts, ", "))
 		}
-		if busy > 0.15 {
-			fmt.Fprintf(w, "\nwarning: while the %s server was measured, other processes used %.0f%% of a core: its figures are disturbed\n", s.Server, 100*busy)
-		}
-		if s.Error != "" {
-			fmt.Fprintf(w, "\n%s server failed: %s\n", s.Server, s.Error)
-		}
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, n)
 	}
 }
 
+// table lines up its rows: the first column to the left, the others to
+// the right; a line stands alone and leaves the widths alone.
+type table struct {
+	rows  [][]string // a nil row is the next line
+	lines []string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+func (t *table) line(s string)       { t.rows = append(t.rows, nil); t.lines = append(t.lines, s) }
+
+func (t *table) write(w io.Writer) {
+	var widths []int
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	li := 0
+	for _, r := range t.rows {
+		b.Reset()
+		if r == nil {
+			b.WriteString(t.lines[li])
+			li++
+		}
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == 0:
+				b.WriteString(c + pad)
+			default:
+				b.WriteString("  " + pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// transportText says how -transport connects.
+func transportText(t string) string {
+	switch t {
+	case "upgrade":
+		return "polling upgraded to websocket"
+	case "mixed":
+		return "polling and websocket by turns"
+	}
+	return t
+}
+
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "no c2s-event"
+	}
+	return fmt.Sprintf("c2s-event at %s/s each with an ack", trimFloat(rate))
+}
+
+func targetText(rt *ratio) string {
+	if rt == nil || rt.Target <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("≥%sx", trimFloat(rt.Target))
+	if rt.Met != nil {
+		if *rt.Met {
+			s += " met"
+		} else {
+			s += " MISSED"
+		}
+	}
+	return s
+}
+
+// fmtVal writes a figure with the digits that matter; "—" is one not
+// measured.
 func fmtVal(v *float64) string {
 	if v == nil {
-		return "-"
+		return "—"
 	}
 	x := *v
 	switch a := math.Abs(x); {
-	case a >= 1000:
+	case a >= 1000 || x == math.Trunc(x):
 		return strconv.FormatFloat(math.Round(x), 'f', 0, 64)
 	case a >= 10:
 		return strconv.FormatFloat(x, 'f', 1, 64)
-	default:
+	case a >= 1:
 		return strconv.FormatFloat(x, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(x, 'f', 3, 64)
 	}
 }
 
 func trimFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// latencyFigures are the percentiles of sorted under the keys prefix_p50_ms
+// and so on; none when there are no samples.
+func latencyFigures(f figures, prefix string, sorted []time.Duration, qs ...string) {
+	if len(sorted) == 0 {
+		return
+	}
+	q := map[string]float64{"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999, "max": 1}
+	for _, name := range qs {
+		f[prefix+"_"+name+"_ms"] = millis(percentile(sorted, q[name]))
+	}
+}

@@ -78,6 +78,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	dbg := fs.Bool("debug", false, "serve /debug/gc and /debug/pprof/ (the bench sets it; only on loopback addresses)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := fs.String("memprofile", "", "write a heap profile to `file` at exit")
+	plain := fs.Bool("plain", false, "serve the same two events on a bare WebSocket server without Socket.IO: the ceiling the bench measures sio against")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -86,14 +87,14 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, *dbg, *cpuProfile, *memProfile, stdout); err != nil {
+	if err := serve(ctx, *addr, *dbg, *plain, *cpuProfile, *memProfile, stdout); err != nil {
 		fmt.Fprintln(stderr, "sio-demo serve:", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, addr string, dbg bool, cpuProfile, memProfile string, stdout io.Writer) error {
+func serve(ctx context.Context, addr string, dbg, plain bool, cpuProfile, memProfile string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -120,7 +121,14 @@ func serve(ctx context.Context, addr string, dbg bool, cpuProfile, memProfile st
 			f.Close()
 		}()
 	}
-	srv := newBenchServer(httpadapter.Options{})
+	var srv interface {
+		http.Handler
+		Close(context.Context) error
+	} = newBenchServer(httpadapter.Options{})
+	what := "Socket.IO"
+	if plain {
+		srv, what = newPlainServer(), "a plain WebSocket, no Socket.IO,"
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
 	if dbg {
@@ -128,7 +136,7 @@ func serve(ctx context.Context, addr string, dbg bool, cpuProfile, memProfile st
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// The bench reads this line to learn the address.
-	fmt.Fprintf(stdout, "sio-demo serve: listening on %s (Socket.IO under /socket.io/; events: echo, bcast)\n", ln.Addr())
+	fmt.Fprintf(stdout, "sio-demo serve: listening on %s (%s under /socket.io/; events: echo, bcast)\n", ln.Addr(), what)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -22,7 +22,7 @@ import (
 // serverProc is a server under test, running as a process of its own so
 // that its memory and CPU time can be read from /proc.
 type serverProc struct {
-	name string // "go" or "ref"
+	name string // "go", "ref" or "plain"
 	cmd  *exec.Cmd
 	pid  int
 	addr string // 127.0.0.1:port
@@ -36,19 +36,25 @@ const subprocessEnv = "SIO_DEMO_SUBPROCESS"
 
 var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 
-// startGoServer re-executes this program as "serve" on a free loopback port.
-// A positive maxProcs sets its GOMAXPROCS.
-func startGoServer(ctx context.Context, maxProcs int, log io.Writer) (*serverProc, error) {
+// startGoServer re-executes this program as "serve" on a free loopback
+// port, with -plain the ceiling server. A positive maxProcs sets its
+// GOMAXPROCS.
+func startGoServer(ctx context.Context, maxProcs int, plain bool, log io.Writer) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve", "-addr", "127.0.0.1:0", "-debug")
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-debug"}
+	name := "go"
+	if plain {
+		args, name = append(args, "-plain"), "plain"
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), subprocessEnv+"=1")
 	if maxProcs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(maxProcs))
 	}
-	return startServer(ctx, "go", cmd, log)
+	return startServer(ctx, name, cmd, log)
 }
 
 // startRefServer runs the reference server script with node, its

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// figs are one server's figures of one phase of a report. A figure the
+// test reads must be in the phase: one it lacks fails the test.
+type figs struct {
+	t     testing.TB
+	where string
+	m     map[string]*float64
+}
+
+func phaseFigures(t testing.TB, rep *report, phaseID, server string) figs {
+	t.Helper()
+	if rep == nil {
+		t.Fatal("no report")
+	}
+	f := figs{t: t, where: phaseID + "/" + server, m: map[string]*float64{}}
+	for _, rw := range rep.Rows {
+		if rw.Phase != phaseID {
+			continue
+		}
+		v, ok := rw.Values[server]
+		if !ok {
+			t.Fatalf("%s: row %q has no entry for the server", f.where, rw.Key)
+		}
+		f.m[rw.Key] = v
+	}
+	if len(f.m) == 0 {
+		t.Fatalf("the report has no phase %q", phaseID)
+	}
+	return f
+}
+
+// v is a figure that must have been measured.
+func (f figs) v(key string) float64 {
+	f.t.Helper()
+	p, ok := f.m[key]
+	if !ok {
+		f.t.Fatalf("%s: no figure %q", f.where, key)
+	}
+	if p == nil {
+		f.t.Fatalf("%s: figure %q not measured", f.where, key)
+	}
+	return *p
+}
+
+// absent is a figure the phase lists but this mode cannot measure.
+func (f figs) absent(key string) bool {
+	f.t.Helper()
+	p, ok := f.m[key]
+	if !ok {
+		f.t.Fatalf("%s: no figure %q", f.where, key)
+	}
+	return p == nil
+}
+
+// TestReportShape: one report for both modes. A URL run and a compare
+// run made of the same figures have the same rows under the same keys and
+// units, a figure a mode lacks is "—" in the table and null in JSON, and
+// the JSON reads back into the same report.
+func TestReportShape(t *testing.T) {
+	cfg := defaultLoadConfig()
+	// A URL run: its figures, without the server's CPU and memory.
+	col := &column{Name: "server", Label: cfg.URL, ByWorker: map[string]int{}}
+	col.PerSession = []sessionStats{{Index: 0, Up: true, Node: "w1.1", Connects: 2, SeqReceived: 10, SeqGaps: 1,
+		S2C: map[string]*originStat{"w1.1": {First: 1, Last: 5, Received: 5}}, Sent: 4, Acked: 4}}
+	lat := []time.Duration{4 * time.Millisecond, time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}
+	f := col.sessionFigures(2*time.Second, lat, 100*time.Millisecond)
+	u := &report{Mode: modeURL, Config: cfg, Seconds: 2, Servers: []*column{col}}
+	u.add(phase{"sessions", "a URL run"}, []string{"sessions_up", "reconnects", "seq_gaps", "deliveries", "round_trips",
+		"round_trips_per_second", "ack_p50_ms", "ack_max_ms", "connect_rate", "server_cpu_seconds", "memory_per_conn_kib"},
+		map[string]figures{"server": f})
+	uf := phaseFigures(t, u, "sessions", "server")
+	for k, want := range map[string]float64{"sessions_up": 1, "reconnects": 1, "seq_gaps": 1, "deliveries": 5,
+		"round_trips": 4, "round_trips_per_second": 2, "ack_p50_ms": 2, "ack_max_ms": 4, "connect_rate": 10} {
+		if got := uf.v(k); got != want {
+			t.Errorf("%s = %v, want %v", k, got, want)
+		}
+	}
+	if !uf.absent("server_cpu_seconds") || !uf.absent("memory_per_conn_kib") {
+		t.Error("a URL run has the server's CPU or memory")
+	}
+	var text bytes.Buffer
+	u.writeText(&text)
+	for _, re := range []string{
+		`(?m)^  server CPU +s +—$`, `(?m)^  server memory per idle connection +KiB +—$`,
+		`(?m)^  ack latency p50 +ms +2$`, `(?m)^  seq-num gaps \(numbers skipped\) +1$`,
+		`(?m)^metric +unit +server$`, `(?m)^sessions: a URL run$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text.String()) {
+			t.Errorf("the URL table lacks %s:\n%s", re, text.String())
+		}
+	}
+	if strings.Contains(text.String(), " vs ") {
+		t.Errorf("a one-server table compares:\n%s", text.String())
+	}
+
+	// A compare run: the same keys, a column per server, ratios.
+	cfg.Compare = true
+	c := &report{Mode: modeCompare, Config: cfg, Servers: []*column{{Name: "go"}, {Name: "ref"}, {Name: "plain"}}}
+	c.add(phase{"ack-1", "one client"}, []string{"round_trips_per_server_cpu_second", "ack_p50_ms", "server_cpu_seconds"},
+		map[string]figures{
+			"go":    {"round_trips_per_server_cpu_second": 30, "ack_p50_ms": 0.5, "server_cpu_seconds": 1},
+			"ref":   {"round_trips_per_server_cpu_second": 20, "ack_p50_ms": 1, "server_cpu_seconds": 1},
+			"plain": {"round_trips_per_server_cpu_second": 40, "ack_p50_ms": 0.25},
+		})
+	c.compare()
+	rw := c.Rows[0]
+	if rw.Vs["ref"] == nil || rw.Vs["ref"].Value != 1.5 || rw.Vs["ref"].Target != 1.5 || rw.Vs["ref"].Met == nil || !*rw.Vs["ref"].Met {
+		t.Errorf("go vs ref: %+v", rw.Vs["ref"])
+	}
+	if rw.Vs["plain"] == nil || rw.Vs["plain"].Value != 0.75 || rw.Vs["plain"].Target != 0 {
+		t.Errorf("go vs plain: %+v", rw.Vs["plain"])
+	}
+	if lat := c.Rows[1].Vs; lat["ref"].Value != 2 || lat["plain"].Value != 0.5 {
+		t.Errorf("latency ratios: ref %v, plain %v", lat["ref"], lat["plain"])
+	}
+	if cpu := c.Rows[2]; cpu.Vs != nil || cpu.Values["plain"] != nil {
+		t.Errorf("server CPU: %+v", cpu)
+	}
+	text.Reset()
+	c.writeText(&text)
+	for _, re := range []string{
+		`(?m)^metric +unit +go +ref +plain +go vs ref +target +go vs plain$`,
+		`(?m)^  ack round trips per server CPU-second +1/CPU-s +30 +20 +40 +1\.50x +≥1\.5x met +0\.75x$`,
+		`(?m)^  server CPU +s +1 +1 +—$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text.String()) {
+			t.Errorf("the compare table lacks %s:\n%s", re, text.String())
+		}
+	}
+	// Both JSON shapes read back.
+	for _, r := range []*report{u, c} {
+		var js bytes.Buffer
+		if err := r.writeJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		var back report
+		if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+			t.Fatalf("%v\n%s", err, js.String())
+		}
+		if back.Mode != r.Mode || back.Config.Compare != r.Config.Compare || len(back.Rows) != len(r.Rows) || len(back.Servers) != len(r.Servers) {
+			t.Errorf("%s: read back %+v", r.Mode, back)
+		}
+		for i, rw := range back.Rows {
+			for _, s := range r.Servers {
+				a, b := r.Rows[i].Values[s.Name], rw.Values[s.Name]
+				if (a == nil) != (b == nil) || a != nil && *a != *b {
+					t.Errorf("%s %s %s: %v, read back %v", r.Mode, rw.Key, s.Name, a, b)
+				}
+			}
+		}
+		if r.Mode == modeURL && (!strings.Contains(js.String(), `"server": null`) || strings.Contains(js.String(), `"conns"`)) {
+			t.Errorf("URL JSON: a null figure or the compare settings:\n%s", js.String())
+		}
+		if r.Mode == modeCompare && strings.Contains(js.String(), `"sessions"`) {
+			t.Errorf("compare JSON has the URL settings:\n%s", js.String())
+		}
+	}
+}
