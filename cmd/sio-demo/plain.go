@@ -69,10 +69,9 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !bytes.Equal(msg, []byte("40")) {
 		return
 	}
-	sid := strconv.FormatInt(p.n.Add(1), 10)
-	if c.Write(ctx, websocket.MessageText, []byte(`40{"sid":"`+sid+`"}`)) != nil {
-		return
-	}
+	// The connection takes broadcasts before its connect answer goes
+	// out, so that a client that has the answer gets every broadcast
+	// sent after it.
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
@@ -81,6 +80,10 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(p.conns, c)
 		p.mu.Unlock()
 	}()
+	sid := strconv.FormatInt(p.n.Add(1), 10)
+	if c.Write(ctx, websocket.MessageText, []byte(`40{"sid":"`+sid+`"}`)) != nil {
+		return
+	}
 	var out []byte
 	for {
 		_, msg, err := c.Read(ctx)
