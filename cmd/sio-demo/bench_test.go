@@ -147,6 +147,14 @@ func TestCommands(t *testing.T) {
 			t.Errorf("client -compare %v accepted", args)
 		}
 	}
+	// A flag of the other mode is refused.
+	for _, args := range [][]string{{"client", "-conns", "5"}, {"client", "-clients", "1"}, {"bench", "-sessions", "5"},
+		{"client", "-compare", "-url", "http://127.0.0.1:1"}, {"bench", "-progress", "on"}} {
+		errb.Reset()
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not a flag of") {
+			t.Errorf("%v: exit %d, %q", args, code, errb.String())
+		}
+	}
 	// The help lists the flags by the mode they serve.
 	errb.Reset()
 	if code := run([]string{"client", "-h"}, &out, &errb); code != 0 {

@@ -238,7 +238,8 @@ the server's own CPU time from /proc. The report has a column per server
 and the first one's advantage over each other one ("go vs ref", "go vs
 plain").
 
-A flag of the other mode is accepted and ignored; -h lists them by mode.
+The flags below are listed by the mode they serve; a flag of the other
+mode is refused rather than ignored.
 `
 
 // loadUsage prints the help, the flags grouped by mode.
@@ -298,9 +299,23 @@ func loadMain(name string, args []string, compare bool, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", name, fs.Args())
 		return 2
 	}
+	set := map[string]bool{}
+	var wrong []string
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		if g := group[f.Name]; g == flagsURL && cfg.Compare || g == flagsCompare && !cfg.Compare {
+			wrong = append(wrong, "-"+f.Name)
+		}
+	})
+	if len(wrong) > 0 {
+		mode := "a run against -url (add -compare for the bench)"
+		if cfg.Compare {
+			mode = "-compare, which starts its own servers"
+		}
+		fmt.Fprintf(stderr, "%s: %s: not a flag of %s; see -h\n", name, strings.Join(wrong, ", "), mode)
+		return 2
+	}
 	if *quickOn {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for k, v := range quick {
 			if !set[k] && (cfg.Compare || k == "duration") {
 				if err := fs.Set(k, v); err != nil {

@@ -161,9 +161,9 @@ func intSetting(name, v string, lo, hi int) (int, error) {
 func demoUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: sio-demo [flags]              the demo server (this text)
        sio-demo client [flags]       the load tool: many sessions against a server (-h for its flags)
-       sio-demo bench [flags]        sio-demo client -compare: the bench server and the
-                                     reference server side by side
-       sio-demo serve [flags]        the bench's echo server
+       sio-demo bench [flags]        sio-demo client -compare: the bench server, the reference
+                                     server and a plain WebSocket server side by side
+       sio-demo serve [flags]        the bench's echo server (-plain: without Socket.IO)
 
 The demo server: a Socket.IO server with a live page at /.
 
