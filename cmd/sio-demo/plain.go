@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -27,7 +28,7 @@ type plainServer struct {
 	closed bool
 	wg     sync.WaitGroup
 	n      atomic.Int64
-	ctx    context.Context // ends at Close, and with it every read
+	ctx    context.Context // ends at Close, and with it every handshake
 	cancel context.CancelFunc
 }
 
@@ -61,18 +62,22 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.wg.Add(1)
 	p.mu.Unlock()
 	defer p.wg.Done()
-	ctx := p.ctx
-	if c.Write(ctx, websocket.MessageText, plainOpen) != nil {
+	// The handshake waits under the server's context, which Close ends.
+	if c.Write(p.ctx, websocket.MessageText, plainOpen) != nil {
 		return
 	}
-	_, msg, err := c.Read(ctx)
+	_, msg, err := c.Read(p.ctx)
 	if err != nil || !bytes.Equal(msg, []byte("40")) {
 		return
 	}
 	// The connection takes broadcasts before its connect answer goes
 	// out, so that a client that has the answer gets every broadcast
-	// sent after it.
+	// sent after it. From here Close reaches it through the set.
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
 	defer func() {
@@ -81,15 +86,35 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}()
 	sid := strconv.FormatInt(p.n.Add(1), 10)
-	if c.Write(ctx, websocket.MessageText, []byte(`40{"sid":"`+sid+`"}`)) != nil {
+	if c.Write(p.ctx, websocket.MessageText, []byte(`40{"sid":"`+sid+`"}`)) != nil {
 		return
 	}
+	// Each message is read into one reused buffer, and reads and writes
+	// take no context that can end (one would cost a timer each): Close
+	// drops the connection instead.
+	bg := context.Background()
+	buf := make([]byte, 0, 512)
 	var out []byte
 	for {
-		_, msg, err := c.Read(ctx)
+		_, rd, err := c.Reader(bg)
 		if err != nil {
 			return
 		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, rerr := rd.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return
+			}
+		}
+		msg := buf
 		switch {
 		case bytes.HasPrefix(msg, plainBcast):
 			// 42["bcast",ARGS → 42["b",ARGS to everyone.
@@ -106,7 +131,7 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = append(out, msg[2:2+n]...)
 			out = append(out, '[')
 			out = append(out, rest[len(plainEcho):]...)
-			if c.Write(ctx, websocket.MessageText, out) != nil {
+			if c.Write(bg, websocket.MessageText, out) != nil {
 				return
 			}
 		case bytes.Equal(msg, []byte("41")):
@@ -116,7 +141,8 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // broadcast writes msg to every connection; one that does not take it
-// within 10 s is dropped.
+// within 10 s is dropped (one timer for the whole broadcast, moved on
+// from connection to connection).
 func (p *plainServer) broadcast(msg []byte) {
 	p.mu.Lock()
 	cs := make([]*websocket.Conn, 0, len(p.conns))
@@ -124,10 +150,18 @@ func (p *plainServer) broadcast(msg []byte) {
 		cs = append(cs, c)
 	}
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	var cur atomic.Pointer[websocket.Conn]
+	t := time.AfterFunc(time.Hour, func() {
+		if c := cur.Load(); c != nil {
+			c.CloseNow()
+		}
+	})
+	defer t.Stop()
+	bg := context.Background()
 	for _, c := range cs {
-		if c.Write(ctx, websocket.MessageText, msg) != nil {
+		cur.Store(c)
+		t.Reset(10 * time.Second)
+		if c.Write(bg, websocket.MessageText, msg) != nil {
 			c.CloseNow()
 		}
 	}
@@ -137,6 +171,9 @@ func (p *plainServer) broadcast(msg []byte) {
 func (p *plainServer) Close(context.Context) error {
 	p.mu.Lock()
 	p.closed = true
+	for c := range p.conns {
+		c.CloseNow()
+	}
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
