@@ -120,12 +120,14 @@ type Driver struct {
 // NewDriver makes a driver; Attach its session before serving requests.
 func NewDriver(opts Options) *Driver {
 	opts.defaults()
-	return &Driver{
+	d := &Driver{
 		opts:   opts,
 		pollCh: make(chan struct{}, 1),
 		wsCh:   make(chan struct{}, 1),
 		ended:  make(chan struct{}),
 	}
+	d.turns.shard = watch.shardOf()
+	return d
 }
 
 // Attach binds the session and arms its timer.
@@ -179,7 +181,10 @@ func (d *Driver) kick() {
 func (d *Driver) signal() {
 	if w := d.writer.Load(); w != nil {
 		// A WebSocket carries the session: no poll or probe to wake.
-		w.start()
+		// While the reader is inline, it writes (turns.go).
+		if !d.turns.deferWrite() {
+			w.start()
+		}
 		return
 	}
 	select {

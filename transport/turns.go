@@ -6,21 +6,32 @@ import (
 	"time"
 )
 
-// Running application code (core's socket turns).
+// Running application code (core's socket turns), and writing what it
+// answers.
 //
 // A session whose handlers may block (core.Conn) asks its adapter for a
 // goroutine each time one of its sockets has turns to run. Starting one per
 // message costs a goroutine and a scheduler wake-up, which a quiet
-// connection pays on every message. So the WebSocket reader runs the turn
-// that the message it just handed in made ready, itself, and hands reading
-// to a new goroutine only if that turn is still running after
-// inlineHandoff: a handler that returns at once costs no goroutine at all,
-// and one that blocks holds up this connection's reads for inlineHandoff at
-// most, never its heartbeat, acks or writes, which run on other goroutines.
-// Turns made ready anywhere else run on a goroutine of their own.
+// connection pays on every message; so does starting a writer goroutine for
+// the one frame that answers it. So the WebSocket reader runs the turn that
+// the message it just handed in made ready, itself, and then writes what
+// that turn (or anything else meanwhile) queued, itself: a message and its
+// answer cost the reader's goroutine and nothing else.
+//
+// That inline run is watched. If it is still running after one to two
+// ticks of inlineHandoff (a handler that blocks, or a write to a peer that
+// does not read), a new goroutine takes over reading and the writer gets a
+// goroutine of its own: a blocking handler holds up this connection's reads
+// and writes for two milliseconds at most, and never its heartbeat or its
+// acks' timeouts, which run on the timer's goroutine. Turns made ready
+// anywhere else run on goroutines of their own.
+//
+// The watch is one goroutine for the whole process, ticking only while
+// inline runs come: a timer armed for each run would cost a wake-up of the
+// network poller on each message, since it would be the earliest timer.
 
-// inlineHandoff is how long the reader runs a turn before it hands reading
-// to a new goroutine.
+// inlineHandoff is the tick of the watch: an inline run that lasts one to
+// two ticks is handed off.
 const inlineHandoff = time.Millisecond
 
 // turnRunner is the optional interface of a session that runs application
@@ -44,6 +55,14 @@ type turns struct {
 	// and once a run is handed off its old reader never touches the
 	// driver's turns again.
 	run atomic.Uint64
+
+	// inline: the reader is handing in a message, or running what it made
+	// ready and writing the answer. A wake of the writer meanwhile only
+	// sets deferred, which the reader (or the hand-off) takes.
+	inline   atomic.Bool
+	deferred atomic.Bool
+
+	shard uint32 // of the watch
 }
 
 const (
@@ -67,8 +86,10 @@ func (d *Driver) runTurn(fn func()) {
 }
 
 // beginInput and endInput bracket a message handed in by the reader; endInput
-// returns the turns it made ready.
+// returns the turns it made ready. The reader is inline from beginInput
+// until finishInput.
 func (d *Driver) beginInput() {
+	d.turns.inline.Store(true)
 	d.turns.mu.Lock()
 	d.turns.reading = true
 	d.turns.mu.Unlock()
@@ -84,6 +105,22 @@ func (d *Driver) endInput() []func() {
 	return ready
 }
 
+// deferWrite is the writer's wake-up while the reader is inline: true when
+// the reader (or the hand-off) will write, false when the caller must
+// start the writer.
+func (t *turns) deferWrite() bool {
+	if !t.inline.Load() {
+		return false
+	}
+	t.deferred.Store(true)
+	if t.inline.Load() {
+		return true
+	}
+	// The reader left meanwhile, and may not have seen the flag: whoever
+	// takes it starts the writer.
+	return !t.deferred.Swap(false)
+}
+
 // setResume records what a new goroutine reads on with after a hand-off.
 func (d *Driver) setResume(sock *WebSocket, w *wsWriter, end func()) {
 	d.turns.mu.Lock()
@@ -91,65 +128,51 @@ func (d *Driver) setResume(sock *WebSocket, w *wsWriter, end func()) {
 	d.turns.mu.Unlock()
 }
 
-// A watchdog is the timer of one inline run. They are pooled: an idle
-// session keeps none, and a busy one allocates none.
-type watchdog struct {
-	t   *time.Timer
-	d   atomic.Pointer[Driver]
-	run atomic.Uint64
-}
-
-var watchdogs sync.Pool // of *watchdog
-
-func newWatchdog() *watchdog {
-	w := new(watchdog)
-	w.t = time.AfterFunc(time.Hour, w.fire)
-	w.t.Stop()
-	return w
-}
-
-// fire hands off the run the watchdog was armed for. A late firing may
-// find the watchdog reused by another run, which it then hands off early:
-// that costs a goroutine and nothing else.
-func (w *watchdog) fire() {
-	if d := w.d.Load(); d != nil {
-		d.handOff(w.run.Load())
-	}
-}
-
-// runInline runs the first turn on the reader and starts the others on
-// goroutines of their own. It reports whether the reader is still the
-// reader: false when the turn ran past inlineHandoff and a new goroutine
-// took over reading, in which case the caller must return at once.
-func (d *Driver) runInline(ready []func()) bool {
-	for _, fn := range ready[1:] {
-		d.opts.Go(fn)
-	}
+// finishInput ends the reader's input: it runs the first turn the message
+// made ready (the others on goroutines of their own) and writes the output
+// the run deferred, under the watch. It reports whether the reader is still
+// the reader: false when the run lasted and a new goroutine took over
+// reading, in which case the caller must return at once.
+func (d *Driver) finishInput(ready []func(), w *wsWriter) bool {
 	t := &d.turns
+	if len(ready) == 0 && !t.deferred.Load() {
+		t.inline.Store(false)
+		if t.deferred.Swap(false) {
+			w.start()
+		}
+		return true
+	}
+	if len(ready) > 1 {
+		for _, fn := range ready[1:] {
+			d.opts.Go(fn)
+		}
+	}
 	run := (t.run.Load()/4 + 1) * 4
 	t.run.Store(run | inlineRunning)
-	w, _ := watchdogs.Get().(*watchdog)
-	if w == nil {
-		w = newWatchdog()
+	watch.add(d, run)
+	if len(ready) > 0 {
+		ready[0]()
 	}
-	w.d.Store(d)
-	w.run.Store(run)
-	w.t.Reset(inlineHandoff)
-	ready[0]()
-	w.t.Stop()
-	w.d.Store(nil)
-	watchdogs.Put(w)
+	if t.deferred.Swap(false) {
+		w.flush()
+	}
+	watch.remove(d)
 	if !t.run.CompareAndSwap(run|inlineRunning, run|inlineDone) {
 		// Reading went on without us: this goroutine was counted as
 		// application code when it was handed off.
 		d.opts.Track(-1)
 		return false
 	}
+	t.inline.Store(false)
+	if t.deferred.Swap(false) {
+		w.start()
+	}
 	return true
 }
 
 // handOff ends the reader's part in run if it is still running: a new
-// goroutine reads on, and the old one is counted as application code.
+// goroutine reads on, the writer gets its own if a write waits, and the
+// old goroutine is counted as application code.
 func (d *Driver) handOff(run uint64) {
 	t := &d.turns
 	// Counted before the old reader can learn it was handed off (and
@@ -159,8 +182,109 @@ func (d *Driver) handOff(run uint64) {
 		d.opts.Track(-1)
 		return
 	}
+	t.inline.Store(false)
 	t.mu.Lock()
 	sock, w, end := t.sock, t.w, t.end
 	t.mu.Unlock()
+	if t.deferred.Swap(false) {
+		w.start()
+	}
 	go d.readLoop(sock, w, end)
+}
+
+// watch hands off the inline runs that last.
+var watch turnWatch
+
+// watchLinger is how many ticks with no inline run the watch's goroutine
+// waits before it ends; the next run starts a new one.
+const watchLinger = 50
+
+type turnWatch struct {
+	shards [8]watchShard
+	tick   atomic.Uint64
+	alive  atomic.Bool // a goroutine ticks
+	next   atomic.Uint32
+}
+
+type watchShard struct {
+	mu   sync.Mutex
+	runs map[*Driver]watchedRun
+	_    [40]byte // a cache line each
+}
+
+type watchedRun struct{ run, tick uint64 }
+
+// shardOf gives a new driver its shard.
+func (w *turnWatch) shardOf() uint32 { return w.next.Add(1) % uint32(len(w.shards)) }
+
+func (w *turnWatch) add(d *Driver, run uint64) {
+	s := &w.shards[d.turns.shard]
+	s.mu.Lock()
+	if s.runs == nil {
+		s.runs = make(map[*Driver]watchedRun)
+	}
+	s.runs[d] = watchedRun{run: run, tick: w.tick.Load()}
+	s.mu.Unlock()
+	if !w.alive.Load() && w.alive.CompareAndSwap(false, true) {
+		go w.loop()
+	}
+}
+
+func (w *turnWatch) remove(d *Driver) {
+	s := &w.shards[d.turns.shard]
+	s.mu.Lock()
+	delete(s.runs, d)
+	s.mu.Unlock()
+}
+
+type lateRun struct {
+	d   *Driver
+	run uint64
+}
+
+// scan hands off the runs registered two ticks ago or more (they have
+// lasted one tick at least), and returns how many runs it saw.
+func (w *turnWatch) scan(tick uint64, late []lateRun) (int, []lateRun) {
+	n := 0
+	for i := range w.shards {
+		s := &w.shards[i]
+		s.mu.Lock()
+		n += len(s.runs)
+		for d, r := range s.runs {
+			if tick-r.tick >= 2 {
+				late = append(late, lateRun{d, r.run})
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, l := range late {
+		l.d.handOff(l.run)
+	}
+	clear(late)
+	return n, late[:0]
+}
+
+func (w *turnWatch) loop() {
+	t := time.NewTicker(inlineHandoff)
+	defer t.Stop()
+	var late []lateRun
+	for idle := 0; ; {
+		<-t.C
+		var n int
+		n, late = w.scan(w.tick.Add(1), late)
+		if n > 0 {
+			idle = 0
+			continue
+		}
+		if idle++; idle < watchLinger {
+			continue
+		}
+		// Going: a run added from now on starts a new goroutine, and one
+		// added before is seen here.
+		w.alive.Store(false)
+		if n, _ = w.scan(w.tick.Load(), late); n == 0 || !w.alive.CompareAndSwap(false, true) {
+			return
+		}
+		idle = 0
+	}
 }

@@ -87,7 +87,7 @@ func (d *Driver) readLoop(sock *WebSocket, w *wsWriter, end func()) {
 	for {
 		sock.waitReadable()
 		ok, ready := d.readOne(sock)
-		if len(ready) > 0 && !d.runInline(ready) {
+		if ok && !d.finishInput(ready, w) {
 			return // handed off: the new reader ends the session
 		}
 		if !ok || !d.waitRoom(w.done) {
@@ -129,7 +129,8 @@ func (d *Driver) waitRoom(end <-chan struct{}) bool {
 }
 
 // readOne reads one message into the session; false once the WebSocket has
-// ended. ready are the turns the message made ready, for the reader to run.
+// ended. ready are the turns the message made ready, for the reader to run;
+// when ok, the reader is inline and must call finishInput.
 //
 //go:noinline
 func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
@@ -221,7 +222,21 @@ type writeBufs struct {
 
 var writeBufPool = sync.Pool{New: func() any { return new(writeBufs) }}
 
-func (w *wsWriter) run() {
+func (w *wsWriter) run() { w.loop(true) }
+
+// flush writes the output queued, on the calling goroutine (the reader,
+// after a message): unless the writer runs already. It leaves the close of
+// a closed session to a goroutine of the writer's own.
+func (w *wsWriter) flush() {
+	if w.claim() {
+		w.loop(false)
+	}
+}
+
+// loop writes the output queued until there is none, then releases the
+// writer. async is the writer's own goroutine, which gathers batches and
+// closes the WebSocket once a closed session is flushed.
+func (w *wsWriter) loop(async bool) {
 	c := w.d.conn
 	b := writeBufPool.Get().(*writeBufs)
 	defer func() {
@@ -238,8 +253,9 @@ func (w *wsWriter) run() {
 			// Let the goroutines that are queueing packets (broadcasts
 			// fanning out) run before writing, while they keep adding:
 			// what they add goes out in the same network write, which
-			// costs far more than a yield.
-			for range maxYields {
+			// costs far more than a yield. The reader writing the
+			// answer to a message has nobody to wait for.
+			for i := 0; async && i < maxYields; i++ {
 				n := len(b.pkts)
 				runtime.Gosched()
 				if b.pkts = c.TakeOutput(b.pkts); len(b.pkts) == n {
@@ -255,20 +271,31 @@ func (w *wsWriter) run() {
 			continue
 		}
 		if c.Closed() {
+			if !async {
+				// The close handshake waits for the peer: not on the
+				// reader.
+				w.release()
+				w.start()
+				return
+			}
 			// Flushed: a close frame with no status, as the reference sends.
 			w.ws.closeFromWriter()
 			w.finish()
 			return
 		}
-		w.mu.Lock()
-		w.running = false
-		w.mu.Unlock()
+		w.release()
 		// A wake between the last take and now found the writer running
 		// and started nothing: look again.
 		if (!c.HasOutput() && !c.Closed()) || !w.claim() {
 			return
 		}
 	}
+}
+
+func (w *wsWriter) release() {
+	w.mu.Lock()
+	w.running = false
+	w.mu.Unlock()
 }
 
 // write sends a batch of packets as WebSocket messages in one network

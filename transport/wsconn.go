@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -26,6 +27,7 @@ type WebSocket struct {
 	br      *bufio.Reader // the library's read buffer, when it is ours
 	guard   *frameGuard   // follows the client's frame headers, if any
 	rc      syscall.RawConn
+	pre     *preReader // what waitReadable read, when br is ours
 	// closeMu keeps waitReadable's look at br apart from a close
 	// handshake run by the writer, which reads through br too.
 	closeMu sync.Mutex
@@ -84,7 +86,7 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 		return nil, err
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
-	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, guard: h.guard, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
+	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, guard: h.guard, pre: h.pre, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
 	if sc, ok := h.nc.Conn.(syscall.Conn); ok {
 		sock.rc, _ = sc.SyscallConn()
 	}
@@ -94,10 +96,12 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 // waitReadable blocks until the connection has bytes to read, on a shallow
 // stack: an idle session's goroutine then holds a small stack (the runtime
 // shrinks it), instead of the deep one of a read blocked inside the
-// WebSocket library. It returns at once when bytes are buffered already,
-// or when it cannot wait this way (the read itself then blocks).
+// WebSocket library. It reads the bytes that came itself (into a pooled
+// buffer that the library's reads then drain), so that waiting costs no
+// system call of its own. It returns at once when bytes are buffered
+// already, or when it cannot wait this way (the read itself then blocks).
 func (w *WebSocket) waitReadable() {
-	if w.rc == nil || w.br == nil {
+	if !canReadNow || w.rc == nil || w.br == nil || w.pre == nil {
 		return
 	}
 	w.closeMu.Lock()
@@ -106,9 +110,7 @@ func (w *WebSocket) waitReadable() {
 	if buffered > 0 {
 		return
 	}
-	// The readiness the poller reports is an edge: ask the socket itself,
-	// without consuming, before and after each wait.
-	_ = w.rc.Read(peekReadable)
+	_ = w.rc.Read(w.pre.fill)
 }
 
 // Conn is the underlying WebSocket.
@@ -124,6 +126,7 @@ type hijacker struct {
 	nc      *corkConn
 	br      *bufio.Reader
 	guard   *frameGuard
+	pre     *preReader
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -133,10 +136,16 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.nc = &corkConn{Conn: c, timeout: h.timeout}
 	r := brw.Reader
+	var src io.Reader = c
+	if r.Buffered() == 0 {
+		h.pre = &preReader{Conn: c}
+		src = h.pre
+		h.nc.pre = h.pre
+	}
 	if h.max > 0 {
 		// The guard sees every byte the library reads: the library reads
 		// the bytes net/http had buffered already, then the connection.
-		h.guard = &frameGuard{r: c, max: int64(h.max)}
+		h.guard = &frameGuard{r: src, max: int64(h.max)}
 		if n := r.Buffered(); n > 0 {
 			b, _ := r.Peek(n)
 			if h.guard.scan(b) {
@@ -160,6 +169,7 @@ type corkConn struct {
 	net.Conn
 	timeout time.Duration
 	guard   *frameGuard // reads go through it, when set
+	pre     *preReader  // or through it, when set
 
 	mu       sync.Mutex
 	corked   bool
@@ -171,7 +181,77 @@ func (c *corkConn) Read(p []byte) (int, error) {
 	if c.guard != nil {
 		return c.guard.Read(p)
 	}
+	if c.pre != nil {
+		return c.pre.Read(p)
+	}
 	return c.Conn.Read(p)
+}
+
+var preBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// preReader is a connection whose first bytes may have been read already,
+// by waitReadable: its reads drain those first. An idle connection holds
+// no buffer.
+type preReader struct {
+	net.Conn
+	mu  sync.Mutex
+	buf *[]byte // pooled; nil when drained
+	off int
+	err error // what the read met, after buf
+}
+
+// Read drains what fill read first. It holds mu while it reads the
+// connection, so that fill, which only tries mu, never reads bytes that
+// would overtake those of a read in progress (the close handshake reads
+// from another goroutine than the reader).
+func (r *preReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.buf != nil {
+		n := copy(p, (*r.buf)[r.off:])
+		if r.off += n; r.off == len(*r.buf) {
+			*r.buf = (*r.buf)[:0]
+			preBufs.Put(r.buf)
+			r.buf, r.off = nil, 0
+		}
+		return n, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.Conn.Read(p)
+}
+
+// fill is the callback of a raw read: it reads what the socket holds, and
+// reports false (wait for the poller) when it holds nothing yet. While a
+// read is in progress it reads nothing, and reports true: that read gets
+// the bytes.
+func (r *preReader) fill(fd uintptr) bool {
+	if !r.mu.TryLock() {
+		return true
+	}
+	defer r.mu.Unlock()
+	if r.buf != nil || r.err != nil {
+		return true
+	}
+	b := preBufs.Get().(*[]byte)
+	n, err, wait := readNow(fd, (*b)[:cap(*b)])
+	switch {
+	case wait:
+		preBufs.Put(b)
+		return false
+	case err != nil:
+		r.err = &net.OpError{Op: "read", Net: "tcp", Err: err}
+	case n == 0:
+		r.err = io.EOF
+	}
+	if n == 0 {
+		preBufs.Put(b)
+		return true
+	}
+	*b = (*b)[:n]
+	r.buf = b
+	return true
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
