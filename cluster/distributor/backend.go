@@ -211,7 +211,13 @@ func (b *Backend) onItems(from string, items []item) {
 			c.mu.Lock()
 			c.routes[nsp] = it.Route
 			c.mu.Unlock()
-			c.rc.HandlePacket(now, &sio.Packet{Type: sio.Connect, Namespace: nsp, Data: it.Data})
+			p := &sio.Packet{Type: sio.Connect, Namespace: nsp, Data: it.Data}
+			if it.Handover != "" {
+				// The replica that served the socket is gone: it keeps its id.
+				c.rc.HandleHandover(now, p, it.Handover)
+			} else {
+				c.rc.HandlePacket(now, p)
+			}
 		case opPacket:
 			if c == nil {
 				continue // the socket is gone: an answer or event that crossed its end

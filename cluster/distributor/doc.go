@@ -77,24 +77,69 @@
 //
 //   - No live replica of a namespace's service: the connect is refused
 //     with connect_error "Namespace unavailable", data {reason: "no live
-//     backend", service}.
-//   - A replica gone (its heartbeats stopped, or it closed): every gateway
-//     closes the sessions of the clients that had a socket on it (reason
-//     "forced close"); the official client reconnects by itself and its
-//     connects go to the live replicas. The client's pending acks fail
-//     with its own disconnect error; the backend's died with it.
+//     backend", service}. A connect that may soon find a replica (the
+//     gateway has just subscribed, or the service had a replica within
+//     the last minute: a restart, Redis coming back) waits for one for at
+//     most GatewayOptions.ConnectWait (5s) first, so that clients
+//     reconnecting after a restart are served, not refused.
+//   - A replica that does not answer a connect within
+//     GatewayOptions.ConnectTimeout (10s; its middlewares may block): the
+//     replica is told the client left, and the client gets connect_error
+//     "Namespace unavailable", data {reason: "no answer from backend",
+//     service}.
+//   - A replica gone (its heartbeats stopped for three intervals, or it
+//     said goodbye): each gateway hands every socket it had over to the
+//     least loaded live replica of the service, as a connect that carries
+//     the socket's id, the client's handshake and auth, and a handover
+//     mark (core.RemoteConn.HandleHandover). There the namespace's
+//     middlewares and connection handlers run again for the socket, which
+//     keeps its id and reports core.Socket.HandedOver; its rooms and state
+//     on the dead replica are lost, so a connection handler joins its
+//     rooms again, as on any connect. The client sees nothing: no
+//     disconnect, no new connect, the same socket id; the gateway keeps
+//     the new replica's CONNECT answer, and holds what the client sends
+//     until it comes, then sends it on in order. The client's other
+//     namespaces are untouched. Lost: the events the client sent to the
+//     replica in its last moments and during the detection (up to three
+//     heartbeats), and the broadcasts made before the new replica's
+//     connection handlers put the socket back in its rooms, as on a
+//     reconnect.
+//   - A socket is not handed over, but ended at the client with a
+//     DISCONNECT of its namespace, when its client waits for the answer
+//     to an event the dead replica had taken (an acknowledgement that
+//     would never come), when the new replica refuses it (a middleware's
+//     error) or does not answer in ConnectTimeout, or when its client
+//     sends more than 256 packets or 1 MiB while it is handed over. The
+//     official client then emits "disconnect" with reason "io server
+//     disconnect" for that namespace only and fails its pending
+//     acknowledgements that take an error ("socket has been
+//     disconnected"; a plain callback is dropped without a call, as on
+//     any disconnect). It does not connect that socket again by itself:
+//     the application calls socket.connect(), as for any "io server
+//     disconnect". A connect_error would be the clearer message, but the
+//     official client takes one only while connecting: on a connected
+//     socket it stays "connected", unusable, and cannot connect again.
+//   - A replica gone with no other replica live: its sockets wait for one
+//     for ConnectWait, holding what their clients send, and are handed
+//     over to it if it comes (a restart, Redis back). If none comes, the
+//     client's session is closed: the official client sees "transport
+//     close" on every namespace of the connection and reconnects by
+//     itself, and the connect of this namespace waits once more, then is
+//     refused with connect_error "Namespace unavailable" {reason: "no
+//     live backend", service} if the service is still down.
+//   - The backend's side of a replica that died: its handlers died with
+//     it, callers of EmitWithAck included; nothing on the gateway waits
+//     for it. An answer the client gives later to a question the dead
+//     replica asked is dropped at the gateway.
 //   - A gateway gone: the backends end its sockets with "transport close",
 //     failing their pending acks with core.ErrDisconnected.
 //   - Redis away: nothing flows; when it is back the nodes subscribe again
 //     and heartbeats resume. Past three heartbeats, both sides take the
-//     other as gone, as above, and clients reconnect.
+//     other as gone, as above: the backends end the gateway's sockets, the
+//     gateways' sockets wait for a replica and, Redis back within
+//     ConnectWait, are handed over to the same replicas.
 //
-// A backend has no connect timeout of its own (the gateway keeps its
-// client's); a remote connection whose last socket went is dropped. A
-// connect that finds no live replica waits for one for at most
-// GatewayOptions.ConnectWait when one may come soon (the gateway has just
-// subscribed, or the service had a replica within the last minute), so
-// that clients reconnecting after a restart are served, not refused.
+// A remote connection whose last socket went is dropped.
 //
 // # Cost
 //

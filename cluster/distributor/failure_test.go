@@ -13,75 +13,142 @@ import (
 	"github.com/sio-go/sio/transport/peertest"
 )
 
-// A replica killed mid-run: the sessions of its clients close, every
-// acknowledgement they waited for fails at once with the client's own
-// error, they reconnect by themselves to the surviving replica, and the
-// survivor's clients notice nothing. A replica started later takes new
-// connections.
+// A replica killed mid-run: the gateway hands each of its sockets over
+// to the survivor. The client sees nothing: no disconnect, the same socket
+// id; the survivor's connection handler runs for it again (and knows it is
+// a handover: it re-joins the socket's rooms), the events the client sent
+// meanwhile reach it in order, and a broadcast reaches every client once.
+// A socket whose client waits for an answer the dead replica owed it is
+// ended instead, at the client ("io server disconnect", the pending ack
+// fails), and only that namespace: the client's other namespace, served by
+// another backend, goes on. A replica started later takes new connections.
 func TestReplicaDies(t *testing.T) {
 	checkLeaks(t)
 	redis := peertest.StartRedis(t)
 	clients := startClients(t)
 	gone := newDisconnects()
 	doomed := startNode(t, "backend", "chat", redis.URL())
-	survivor := chatBackend(t, redis.URL(), gone)
-	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	// The survivor holds the handovers in a middleware until the test has
+	// sent events behind them, so that those wait at the gateway.
+	entered := make(chan string, 16)
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	survivor := startBackend(t, redis.URL(), "chat", func(b *distributor.Backend) {
+		nsp := b.Of("/chat")
+		chatHandlers(nsp, gone)
+		nsp.Use(func(s *core.Socket) error {
+			if s.HandedOver() {
+				entered <- s.ID()
+				<-release
+			}
+			return nil
+		})
+		replicaHandlers(b)
+	})
+	t.Cleanup(unblock) // before the backend closes
+	gameBackend(t, redis.URL())
+	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat", "/game": "game"}, nil)
 	waitBackends(t, gw, "chat", 2)
+	waitBackends(t, gw, "game", 1)
 	c := &caller{t: t, clients: clients}
 
+	// Each client: one connection carrying /chat and /game.
 	const n = 6
 	on := map[string][]string{}
+	ids := map[string]string{}
 	for k := range n {
 		name := fmt.Sprintf("c%d", k)
-		clients.connect(name, gw.URL(), "/chat", ev{"token": "secret"})
-		clients.expect(name, "connect")
+		clients.send(ev{"cmd": "connect", "c": name, "mgr": name, "url": gw.URL(), "nsp": "/chat", "auth": ev{"token": "secret"}})
+		clients.send(ev{"cmd": "connect", "c": name + "g", "mgr": name, "url": gw.URL(), "nsp": "/game"})
+		ids[name] = clients.expect(name, "connect").s("id")
+		clients.expect(name+"g", "connect")
 		r := c.call(name, "replica")
 		on[r] = append(on[r], name)
 	}
 	victims, spared := on[jsonOf(doomed.id)], on[jsonOf(survivor.ID())]
-	if len(victims) == 0 || len(spared) == 0 {
+	if len(victims) < 2 || len(spared) == 0 {
 		t.Fatalf("sockets per replica: %v", on)
 	}
-	// Each victim waits for an answer that will never come.
-	seqs := map[string]int{}
-	for _, name := range victims {
-		c.seq++
-		seqs[name] = c.seq
-		clients.send(ev{"cmd": "emit", "c": name, "seq": c.seq, "event": "hang", "args": []any{}, "ack": true, "timeout": 60000})
-	}
-	// Let the hanging events reach the doomed replica before it dies.
-	eventually(t, "events delivered", func() bool { return gw.g.Stats().Published > 0 })
+	// One victim waits for an answer that the doomed replica will never
+	// give; the call after it proves the event has reached the replica.
+	hanging, moved := victims[0], victims[1:]
+	c.seq++
+	hangSeq := c.seq
+	clients.send(ev{"cmd": "emit", "c": hanging, "seq": hangSeq, "event": "hang", "args": []any{}, "ack": true, "timeout": 60000})
+	c.call(hanging, "replica")
 	killed := time.Now()
 	doomed.kill()
 
-	for _, name := range victims {
-		if r := clients.expect(name, "disconnect").s("reason"); r != "transport close" {
-			t.Fatalf("%s: disconnect reason %q", name, r)
-		}
-		if a := clients.ack(name, seqs[name]); a.s("err") != "socket has been disconnected" {
-			t.Fatalf("%s: pending ack ended with %v", name, a)
+	// The handovers reach the survivor, which holds them; what the moved
+	// clients send now waits at the gateway.
+	for range moved {
+		select {
+		case id := <-entered:
+			t.Logf("socket %s handed over %v after the kill", id, time.Since(killed).Round(time.Millisecond))
+		case <-time.After(waitFor):
+			t.Fatal("no handover reached the survivor")
 		}
 	}
-	t.Logf("the replica's death was acted on after %v", time.Since(killed).Round(time.Millisecond))
-	for _, name := range victims {
-		clients.expect(name, "connect") // by itself
+	const burst = 50
+	for _, name := range moved {
+		for i := range burst {
+			clients.send(ev{"cmd": "emit", "c": name, "event": "count", "args": []any{i}})
+		}
+	}
+	// Meanwhile the socket with an answer pending is ended at the client.
+	if r := clients.expect(hanging, "disconnect").s("reason"); r != "io server disconnect" {
+		t.Fatalf("%s: disconnect reason %q", hanging, r)
+	}
+	if a := clients.ack(hanging, hangSeq); a.s("err") != "socket has been disconnected" {
+		t.Fatalf("%s: pending ack ended with %v", hanging, a)
+	}
+	unblock()
+
+	want := make([]int, burst)
+	for i := range want {
+		want[i] = i
+	}
+	for _, name := range moved {
+		if got := c.call(name, "counted"); got != jsonOf(want) {
+			t.Fatalf("%s: the survivor saw %s", name, got)
+		}
+		if got := c.call(name, "whoami"); got != jsonOf(ids[name]) {
+			t.Fatalf("%s: socket %s on the survivor, %s at the client", name, got, ids[name])
+		}
 		if got := c.call(name, "replica"); got != jsonOf(survivor.ID()) {
-			t.Fatalf("%s reconnected to %s", name, got)
+			t.Fatalf("%s is served by %s", name, got)
+		}
+		if got := c.call(name, "handedover"); got != "true" {
+			t.Fatalf("%s: handed over: %s", name, got)
 		}
 	}
 	for _, name := range spared {
-		if got := c.call(name, "echo", "still here"); got != `"still here"` {
-			t.Fatalf("%s: %s", name, got)
+		if got := c.call(name, "handedover"); got != "false" {
+			t.Fatalf("%s: handed over: %s", name, got)
 		}
 	}
-	clients.none(200*time.Millisecond, "a disconnect of a survivor's client", func(e ev) bool {
-		if e.s("ev") != "disconnect" {
-			return false
+	// A broadcast after the handover reaches every chat client once.
+	if got := c.call(spared[0], "announce", "hi"); got != "true" {
+		t.Fatalf("announce: %s", got)
+	}
+	for _, name := range append(append([]string{}, spared...), moved...) {
+		if e := clients.event(name, "announced"); jsonOf(e["args"]) != `["hi"]` {
+			t.Fatalf("%s: %v", name, e)
 		}
-		for _, s := range spared {
-			if e.s("c") == s {
-				return true
-			}
+	}
+	// Every client's other namespace goes on.
+	for k := range n {
+		if got := c.call(fmt.Sprintf("c%dg", k), "play", "e4"); got != `"played e4"` {
+			t.Fatalf("c%dg: %s", k, got)
+		}
+	}
+	clients.none(500*time.Millisecond, "a second copy of a broadcast, a disconnect or a connect", func(e ev) bool {
+		switch e.s("ev") {
+		case "event":
+			return e.s("name") == "announced"
+		case "disconnect", "connect", "connect_error":
+			return true
 		}
 		return false
 	})

@@ -29,6 +29,14 @@ type GatewayOptions struct {
 	// the last minute (a restart, Redis coming back). Past it the connect
 	// is refused. Default 5s; a service never seen is refused at once.
 	ConnectWait time.Duration
+	// ConnectTimeout bounds how long a connect forwarded to a replica
+	// waits for its answer (the namespace's middlewares run there, and
+	// may block). Past it the replica is told that the client left, and
+	// the client gets connect_error "Namespace unavailable" with data
+	// {reason: "no answer from backend", service}; a handover not
+	// answered in time ends the client's socket as a refused one does.
+	// Default 10s.
+	ConnectTimeout time.Duration
 }
 
 // recentlySeen is how long after its last replica went a service's
@@ -36,11 +44,18 @@ type GatewayOptions struct {
 const recentlySeen = time.Minute
 
 // maxWaiting and maxWaitingBytes bound what a socket may send while its
-// connect waits for a replica; past them the client's session is closed.
+// connect waits for a replica, or its handover for the new replica's
+// answer; past them a waiting connect closes the client's session, and a
+// handover ends the client's socket.
 const (
 	maxWaiting      = 256
 	maxWaitingBytes = 1 << 20
 )
+
+// maxTracked bounds the acknowledgement ids a route keeps each way. A
+// route with more of the client's events unanswered is taken as having
+// some pending for good (it is not handed over).
+const maxTracked = 1024
 
 // Gateway forwards chosen namespaces of a server to backends. Make one
 // with NewGateway for the server that holds the client connections.
@@ -58,20 +73,30 @@ type Gateway struct {
 	lastLive  map[string]time.Time         // by service: when its last replica went
 }
 
-// route is one forwarded namespace of one client connection, served by
-// one backend replica for its whole life.
+// route is one forwarded namespace of one client connection. One replica
+// serves it at a time, so its packets stay in order; when that replica
+// dies, the route is handed over to another (see backendGone).
 type route struct {
 	g       *Gateway
 	id      uint64
 	conn    *core.Conn
 	nsp     string
 	service string
+	auth    []byte // the CONNECT's auth payload, given again on a handover
 
 	// Under g.mu:
-	backend string // "" while the connect waits for a replica
-	held    []item // the packets sent meanwhile
-	heldN   int    // their bytes
-	timer   *time.Timer
+	backend string      // the replica serving the route, or asked to; "" while it waits for one
+	sid     string      // the socket's id, once a replica accepted it
+	handing bool        // a handover's connect is at backend: packets are held until it answers
+	held    []item      // the packets held while the route waits or is handed over
+	heldN   int         // their bytes
+	timer   *time.Timer // the wait for a replica, or for the connect's answer
+	gen     uint64      // bumped when the timer changes, so that an old one does nothing
+
+	pending   map[int64]struct{} // the client's events with an ack at backend, unanswered
+	untracked bool               // more than maxTracked pending: taken as pending for good
+	asked     map[int64]struct{} // the backend's events with an ack the client has not answered
+	stale     map[int64]struct{} // asked by a replica that died: the client's answers go nowhere
 }
 
 // NewGateway connects to Redis and installs itself as srv's forwarder: the
@@ -80,6 +105,9 @@ type route struct {
 func NewGateway(srv *core.Server, opts GatewayOptions) (*Gateway, error) {
 	if opts.ConnectWait <= 0 {
 		opts.ConnectWait = 5 * time.Second
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
 	}
 	g := &Gateway{srv: srv, opts: opts, routes: make(map[uint64]*route), byBackend: make(map[string]map[uint64]*route),
 		waiting: make(map[string]map[uint64]*route), lastLive: make(map[string]time.Time)}
@@ -135,21 +163,24 @@ func (g *Gateway) Backends(service string) []string {
 	return out
 }
 
-// Close stops forwarding new connects and leaves Redis. The routes still
-// open end with their connections: close the server after the gateway.
+// Close stops forwarding new connects and leaves Redis. The connects
+// still waiting for a replica are refused; the routes open end with their
+// connections: close the server after the gateway.
 func (g *Gateway) Close() error {
 	g.srv.SetForwarder(nil)
 	g.l.close()
 	g.mu.Lock()
 	var waiting []*route
-	for _, m := range g.waiting {
-		for _, r := range m {
+	for _, r := range g.routes {
+		if g.waiting[r.service][r.id] != nil {
 			waiting = append(waiting, r)
+			g.forgetLocked(r)
 		}
+		g.disarmLocked(r)
 	}
 	g.mu.Unlock()
 	for _, r := range waiting {
-		g.refuse(r)
+		g.endWaiting(r, true)
 	}
 	return nil
 }
@@ -170,36 +201,24 @@ func errNoBackend(service string) error {
 	return &core.ConnectError{Message: "Namespace unavailable", Data: map[string]string{"reason": "no live backend", "service": service}}
 }
 
-// Open implements core.Forwarder: it picks the live replica of the
-// namespace's service that serves the fewest of this gateway's sockets. With
-// none, the connect waits for one (ConnectWait) when one may come soon, and
-// is refused otherwise.
+// Open implements core.Forwarder: the route's CONNECT (Packet) goes to
+// the live replica of the namespace's service that serves the fewest of
+// this gateway's sockets. With none, the connect waits for one
+// (ConnectWait) when one may come soon, and is refused otherwise.
 func (g *Gateway) Open(c *core.Conn, p *sio.Packet) (core.Route, error) {
-	hs := c.Handshake()
-	svc, ok := g.service(p.Namespace, hs)
+	svc, ok := g.service(p.Namespace, c.Handshake())
 	if !ok {
 		return nil, nil
 	}
-	r := &route{g: g, id: g.nextRoute.Add(1), conn: c, nsp: p.Namespace, service: svc}
-	replicas := g.replicas(svc)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(replicas) == 0 {
-		if !g.mayComeLocked(svc) {
+	if len(g.replicas(svc)) == 0 {
+		g.mu.Lock()
+		may := g.mayComeLocked(svc)
+		g.mu.Unlock()
+		if !may {
 			return nil, errNoBackend(svc)
 		}
-		m := g.waiting[svc]
-		if m == nil {
-			m = make(map[uint64]*route)
-			g.waiting[svc] = m
-		}
-		m[r.id] = r
-		g.routes[r.id] = r
-		r.timer = time.AfterFunc(g.opts.ConnectWait, func() { g.refuse(r) })
-		return r, nil
 	}
-	g.assignLocked(r, replicas)
-	return r, nil
+	return &route{g: g, id: g.nextRoute.Add(1), conn: c, nsp: p.Namespace, service: svc, auth: clone(p.Data)}, nil
 }
 
 func (g *Gateway) replicas(svc string) []*peer {
@@ -215,8 +234,24 @@ func (g *Gateway) mayComeLocked(svc string) bool {
 	return g.l.freshView()
 }
 
-// assignLocked gives r to the least loaded of replicas.
-func (g *Gateway) assignLocked(r *route, replicas []*peer) {
+// placeLocked gives r, which has no replica, to the least loaded live
+// replica of its service and sends it r's connect: a handover's, once a
+// replica had accepted the socket, with the packets held until it answers;
+// else the client's connect, followed by what was held. With no live
+// replica, r waits for one for ConnectWait. It reports false when the
+// queue to Redis is full.
+func (g *Gateway) placeLocked(r *route) bool {
+	replicas := g.replicas(r.service)
+	if len(replicas) == 0 {
+		m := g.waiting[r.service]
+		if m == nil {
+			m = make(map[uint64]*route)
+			g.waiting[r.service] = m
+		}
+		m[r.id] = r
+		g.armLocked(r, g.opts.ConnectWait, g.waitOver)
+		return true
+	}
 	best := replicas[0].id
 	for _, q := range replicas[1:] {
 		if len(g.byBackend[q.id]) < len(g.byBackend[best]) {
@@ -224,63 +259,173 @@ func (g *Gateway) assignLocked(r *route, replicas []*peer) {
 		}
 	}
 	r.backend = best
-	g.routes[r.id] = r
 	m := g.byBackend[best]
 	if m == nil {
 		m = make(map[uint64]*route)
 		g.byBackend[best] = m
 	}
 	m[r.id] = r
+	it := item{Op: opConnect, SID: r.conn.SID(), Route: r.id, Nsp: r.nsp, Data: r.auth,
+		HS: toWireHandshake(r.conn.Handshake()), Transport: uint8(r.conn.Transport()), Handover: r.sid}
+	r.handing = r.sid != ""
+	if !g.sendLocked(r, &it) {
+		return false
+	}
+	if !r.handing {
+		return g.flushLocked(r)
+	}
+	return true
 }
 
-// backendAlive gives the connects waiting for a replica of the service to
-// the replicas now live, and sends what their clients sent meanwhile.
+// flushLocked sends what r held to its replica, in order.
+func (g *Gateway) flushLocked(r *route) bool {
+	ok := true
+	for i := range r.held {
+		ok = ok && g.sendLocked(r, &r.held[i])
+	}
+	r.held, r.heldN = nil, 0
+	return ok
+}
+
+// sendLocked sends it to r's replica: a connect arms the wait for its
+// answer; an event with an ack is noted as pending there.
+func (g *Gateway) sendLocked(r *route, it *item) bool {
+	switch {
+	case it.Op == opConnect:
+		g.armLocked(r, g.opts.ConnectTimeout, g.unanswered)
+	case it.HasID && (it.Type == uint8(sio.Event) || it.Type == uint8(sio.BinaryEvent)):
+		r.pending = track(r.pending, it.ID, &r.untracked)
+	}
+	return g.l.send(r.backend, *it)
+}
+
+// track adds id to set, unless it holds maxTracked ids already (then
+// *over is set, when over is not nil).
+func track(set map[int64]struct{}, id int64, over *bool) map[int64]struct{} {
+	if len(set) >= maxTracked {
+		if over != nil {
+			*over = true
+		}
+		return set
+	}
+	if set == nil {
+		set = make(map[int64]struct{})
+	}
+	set[id] = struct{}{}
+	return set
+}
+
+func (g *Gateway) armLocked(r *route, d time.Duration, fire func(r *route, gen uint64)) {
+	g.disarmLocked(r)
+	gen := r.gen
+	r.timer = time.AfterFunc(d, func() { fire(r, gen) })
+}
+
+func (g *Gateway) disarmLocked(r *route) {
+	r.gen++
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// backendAlive gives the routes waiting for a replica of the service to
+// the replicas now live.
 func (g *Gateway) backendAlive(p *peer, _ bool) {
 	if p.role != roleBackend {
 		return
 	}
-	replicas := g.replicas(p.service)
-	if len(replicas) == 0 {
-		return
-	}
+	var full []*route
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	for id, r := range g.waiting[p.service] {
 		delete(g.waiting[p.service], id)
-		r.timer.Stop()
-		g.assignLocked(r, replicas)
-		for _, it := range r.held {
-			g.l.send(r.backend, it)
+		if !g.placeLocked(r) {
+			full = append(full, r)
 		}
-		r.held, r.heldN = nil, 0
 	}
 	delete(g.waiting, p.service)
+	g.mu.Unlock()
+	for _, r := range full {
+		r.conn.Close(eio.ReasonForcedClose)
+	}
 }
 
-// refuse ends a connect that waited for a replica in vain.
-func (g *Gateway) refuse(r *route) {
+// waitOver ends a route that waited for a replica in vain.
+func (g *Gateway) waitOver(r *route, gen uint64) {
 	g.mu.Lock()
-	if g.waiting[r.service][r.id] == nil {
+	if r.gen != gen || g.waiting[r.service][r.id] == nil {
 		g.mu.Unlock()
 		return
 	}
-	delete(g.waiting[r.service], r.id)
-	delete(g.routes, r.id)
+	g.forgetLocked(r)
 	g.mu.Unlock()
-	g.l.log.Warn("distributor: no replica came in time; connect refused", "service", r.service, "nsp", r.nsp)
-	ce := errNoBackend(r.service).(*core.ConnectError)
+	g.endWaiting(r, false)
+}
+
+// endWaiting tells the client of a forgotten route that waited for a
+// replica: a connect gets its connect_error. A socket that was to be
+// handed over has its client's session closed instead, so that the
+// official client reconnects by itself (a connect_error cannot end a
+// socket that is connected; a DISCONNECT would, but the client would not
+// connect it again by itself): its connect then waits for a replica once
+// more, and is refused with the reason if none comes.
+func (g *Gateway) endWaiting(r *route, closing bool) {
+	g.mu.Lock()
+	handover := r.sid != ""
+	g.mu.Unlock()
+	if handover {
+		if !closing {
+			g.l.log.Warn("distributor: no replica came in time to take a socket over; its client's session is closed so that it reconnects",
+				"service", r.service, "nsp", r.nsp, "sid", r.sid)
+		}
+		r.conn.Close(eio.ReasonForcedClose)
+		return
+	}
+	if !closing {
+		g.l.log.Warn("distributor: no replica came in time; connect refused", "service", r.service, "nsp", r.nsp)
+	}
+	g.connectError(r, errNoBackend(r.service).(*core.ConnectError))
+}
+
+// unanswered ends a route whose replica did not answer its connect in
+// ConnectTimeout: the replica is told that the client left.
+func (g *Gateway) unanswered(r *route, gen uint64) {
+	g.mu.Lock()
+	if r.gen != gen || g.routes[r.id] != r || r.backend == "" {
+		g.mu.Unlock()
+		return
+	}
+	backend, handover := r.backend, r.handing
+	g.forgetLocked(r)
+	g.mu.Unlock()
+	g.l.send(backend, item{Op: opPacket, SID: r.conn.SID(), Nsp: r.nsp, Type: uint8(sio.Disconnect)})
+	if handover {
+		g.endSocket(r, "the new replica did not answer the handover")
+		return
+	}
+	g.l.log.Warn("distributor: a replica did not answer a connect in time; connect refused", "backend", backend, "nsp", r.nsp)
+	g.connectError(r, &core.ConnectError{Message: "Namespace unavailable", Data: map[string]string{"reason": "no answer from backend", "service": r.service}})
+}
+
+func (g *Gateway) connectError(r *route, ce *core.ConnectError) {
 	data, _ := json.Marshal(map[string]any{"message": ce.Message, "data": ce.Data})
 	pkt := sio.Packet{Type: sio.ConnectError, Namespace: r.nsp, Data: data}
 	_ = r.conn.Forwarded(r.nsp, r, sio.AppendFrames(nil, &pkt), false)
 }
 
-func (g *Gateway) forget(r *route) {
-	g.mu.Lock()
-	g.forgetLocked(r)
-	g.mu.Unlock()
+// endSocket ends the client's socket of a forgotten route with a
+// DISCONNECT for its namespace: the official client emits "disconnect"
+// with reason "io server disconnect", fails its pending acknowledgements
+// that take an error, and does not reconnect that socket by itself. The
+// session and its other namespaces go on.
+func (g *Gateway) endSocket(r *route, why string) {
+	g.l.log.Warn("distributor: socket ended at the client", "reason", why, "sid", r.sid, "nsp", r.nsp, "service", r.service)
+	pkt := sio.Packet{Type: sio.Disconnect, Namespace: r.nsp}
+	_ = r.conn.Forwarded(r.nsp, r, sio.AppendFrames(nil, &pkt), false)
 }
 
 func (g *Gateway) forgetLocked(r *route) {
+	g.disarmLocked(r)
 	delete(g.routes, r.id)
 	if m := g.byBackend[r.backend]; m != nil {
 		delete(m, r.id)
@@ -288,15 +433,26 @@ func (g *Gateway) forgetLocked(r *route) {
 			delete(g.byBackend, r.backend)
 		}
 	}
-	if m := g.waiting[r.service]; m != nil && m[r.id] != nil {
+	if m := g.waiting[r.service]; m != nil {
 		delete(m, r.id)
-		r.timer.Stop()
 	}
+	r.held, r.heldN = nil, 0
 }
 
-// Packet implements core.Route: the packet goes to the route's replica, or
-// waits with the route for one.
+// Packet implements core.Route: the packet goes to the route's replica,
+// or is held while the route waits for one or is being handed over.
 func (r *route) Packet(p *sio.Packet) {
+	g := r.g
+	if p.Type == sio.Connect {
+		g.mu.Lock()
+		g.routes[r.id] = r
+		ok := g.placeLocked(r)
+		g.mu.Unlock()
+		if !ok {
+			r.conn.Close(eio.ReasonForcedClose)
+		}
+		return
+	}
 	it := item{Op: opPacket, SID: r.conn.SID(), Nsp: p.Namespace, Type: uint8(p.Type), ID: p.ID, HasID: p.HasID, Data: clone(p.Data)}
 	if len(p.Attachments) > 0 {
 		it.Att = make([][]byte, len(p.Attachments))
@@ -304,24 +460,36 @@ func (r *route) Packet(p *sio.Packet) {
 			it.Att[i] = clone(a)
 		}
 	}
-	if p.Type == sio.Connect {
-		it.Op = opConnect
-		it.Route = r.id
-		it.HS = toWireHandshake(r.conn.Handshake())
-		it.Transport = uint8(r.conn.Transport())
-	}
-	g := r.g
 	g.mu.Lock()
-	ok := true
+	if g.routes[r.id] != r {
+		// Ended meanwhile: the client has its connect_error or
+		// DISCONNECT.
+		g.mu.Unlock()
+		return
+	}
+	if p.Type == sio.Ack || p.Type == sio.BinaryAck {
+		if _, ok := r.stale[p.ID]; ok {
+			// The answer to a replica that died: its caller died with it.
+			delete(r.stale, p.ID)
+			g.mu.Unlock()
+			return
+		}
+		delete(r.asked, p.ID)
+	}
+	ok, over := true, false
 	switch {
-	case r.backend != "":
-		// Sent under the lock, so that a connect that waited keeps its
-		// packets in order with those held for it.
+	case r.backend != "" && !r.handing:
+		// Sent under the lock, so that it keeps its order with the
+		// packets held before it.
+		ok = g.sendLocked(r, &it)
+	case p.Type == sio.Disconnect && r.backend != "":
+		// Leaving while the handover is answered: the new replica drops
+		// the socket, and what was held goes nowhere.
 		ok = g.l.send(r.backend, it)
-	case g.waiting[r.service][r.id] == nil:
-		// Refused meanwhile: the client has its connect_error.
+	case p.Type == sio.Disconnect:
 	case len(r.held) >= maxWaiting || r.heldN+itemSize(&it) > maxWaitingBytes:
-		ok = false
+		over = true
+		g.forgetLocked(r)
 	default:
 		r.held = append(r.held, it)
 		r.heldN += itemSize(&it)
@@ -329,8 +497,12 @@ func (r *route) Packet(p *sio.Packet) {
 	if p.Type == sio.Disconnect {
 		g.forgetLocked(r)
 	}
+	handover := r.sid != ""
 	g.mu.Unlock()
-	if !ok {
+	switch {
+	case over && handover:
+		g.endSocket(r, "too much sent while the socket was handed over")
+	case over || !ok:
 		// The queue to Redis is full, or the client sends too much while
 		// its connect waits: it cannot be served in order any more.
 		r.conn.Close(eio.ReasonForcedClose)
@@ -385,22 +557,51 @@ func (g *Gateway) onItems(from string, items []item) {
 			if len(frames) == 0 {
 				continue
 			}
-			end := false
-			if d := frames[0].Data; !frames[0].Binary && len(d) > 0 {
-				t := sio.PacketType(d[0] - '0')
-				end = t == sio.ConnectError || t == sio.Disconnect
-			}
-			for _, t := range it.Targets {
+			t, id, hasID, text := frameHead(&frames[0])
+			for _, tg := range it.Targets {
 				g.mu.Lock()
-				r := g.routes[t.Route]
-				mine := r != nil && r.backend == from
-				g.mu.Unlock()
-				if !mine || r.conn.SID() != t.SID {
+				r := g.routes[tg.Route]
+				if r == nil || r.backend != from || r.conn.SID() != tg.SID {
+					g.mu.Unlock()
 					continue
 				}
-				_ = r.conn.Forwarded(r.nsp, r, frames, it.Volatile)
-				if end {
-					g.forget(r)
+				pass, refused, ok := true, false, true
+				switch {
+				case !text:
+				case t == sio.Connect:
+					g.disarmLocked(r)
+					if r.handing {
+						// The client is connected already: the new
+						// replica's answer stays here, and what the
+						// client sent meanwhile follows it.
+						r.handing, pass = false, false
+						ok = g.flushLocked(r)
+					} else if r.sid == "" {
+						r.sid = connectSID(frames[0].Data)
+					}
+				case t == sio.ConnectError:
+					refused = r.handing
+					pass = !refused
+					g.forgetLocked(r)
+				case t == sio.Disconnect:
+					g.forgetLocked(r)
+				case (t == sio.Event || t == sio.BinaryEvent) && hasID:
+					delete(r.stale, id) // the id is the new replica's now
+					r.asked = track(r.asked, id, nil)
+				case t == sio.Ack || t == sio.BinaryAck:
+					delete(r.pending, id)
+				}
+				g.mu.Unlock()
+				if refused {
+					g.l.log.Warn("distributor: the new replica refused a socket handed over", "backend", from, "answer", string(frames[0].Data))
+					g.endSocket(r, "the new replica refused the handover")
+					continue
+				}
+				if pass {
+					_ = r.conn.Forwarded(r.nsp, r, frames, it.Volatile)
+				}
+				if !ok {
+					r.conn.Close(eio.ReasonForcedClose)
 				}
 			}
 		case opCloseSession:
@@ -420,9 +621,15 @@ func (g *Gateway) onItems(from string, items []item) {
 	}
 }
 
-// backendGone ends the routes of a replica that left or stopped answering:
-// their clients' sessions close, so that the official client reconnects
-// by itself and its connects go to the live replicas.
+// backendGone hands the routes of a replica that left or stopped
+// answering over to the live replicas of its service (see the package
+// doc, Failures): a socket it had accepted keeps its id, its middlewares
+// and connection handlers run on the new replica, and the client sees
+// nothing; a connect it had not answered goes to a live replica as it
+// came. A socket whose client waits for the answer to an event the dead
+// replica had (an acknowledgement that will never come) is ended at the
+// client instead. With no live replica, the routes wait for one for
+// ConnectWait, holding what their clients send.
 func (g *Gateway) backendGone(p *peer) {
 	if p.role != roleBackend && p.role != 0 {
 		return
@@ -433,18 +640,40 @@ func (g *Gateway) backendGone(p *peer) {
 	}
 	m := g.byBackend[p.id]
 	delete(g.byBackend, p.id)
-	rs := make([]*route, 0, len(m))
-	for id, r := range m {
-		delete(g.routes, id)
-		rs = append(rs, r)
+	var ended, full []*route
+	moved, waiting := 0, 0
+	for _, r := range m {
+		g.disarmLocked(r)
+		r.backend, r.handing = "", false
+		if r.sid != "" && (len(r.pending) > 0 || r.untracked) {
+			g.forgetLocked(r)
+			ended = append(ended, r)
+			continue
+		}
+		if r.sid != "" {
+			for id := range r.asked {
+				r.stale = track(r.stale, id, nil)
+			}
+			r.asked = nil
+		}
+		if !g.placeLocked(r) {
+			full = append(full, r)
+		}
+		if r.backend != "" {
+			moved++
+		} else {
+			waiting++
+		}
 	}
 	g.mu.Unlock()
-	if len(rs) > 0 {
-		g.l.log.Warn("distributor: backend gone; closing its clients' sessions so that they reconnect", "backend", p.id, "service", p.service, "sockets", len(rs))
+	if len(m) > 0 {
+		g.l.log.Warn("distributor: backend gone; its sockets are handed over", "backend", p.id, "service", p.service,
+			"handed_over", moved, "waiting_for_a_replica", waiting, "ended_with_acks_pending", len(ended))
 	}
-	for _, r := range rs {
-		if r.conn.EndRoute(r.nsp, r) {
-			r.conn.Close(eio.ReasonForcedClose)
-		}
+	for _, r := range ended {
+		g.endSocket(r, "acknowledgements pending at a replica that died")
+	}
+	for _, r := range full {
+		r.conn.Close(eio.ReasonForcedClose)
 	}
 }

@@ -142,6 +142,7 @@ type nodeClients struct {
 	in    io.WriteCloser
 	mu    sync.Mutex
 	seen  []ev
+	all   []ev // every event, logged when the test fails
 	note  chan struct{}
 	done  chan struct{}
 	stdin sync.Mutex
@@ -179,6 +180,7 @@ func startClients(t *testing.T) *nodeClients {
 				t.Errorf("node: %s", e.s("message"))
 			}
 			n.mu.Lock()
+			n.all = append(n.all, e)
 			n.seen = append(n.seen, e)
 			close(n.note)
 			n.note = make(chan struct{})
@@ -194,6 +196,13 @@ func startClients(t *testing.T) *nodeClients {
 			<-n.done
 		}
 		_ = cmd.Wait()
+		if t.Failed() {
+			n.mu.Lock()
+			for _, e := range n.all {
+				t.Logf("client event: %v", e)
+			}
+			n.mu.Unlock()
+		}
 		if t.Failed() && stderr.Len() > 0 {
 			t.Logf("node stderr: %s", stderr.String())
 		}

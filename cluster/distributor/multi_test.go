@@ -19,10 +19,22 @@ func chatBackend(t *testing.T, url string, gone *disconnects) *distributor.Backe
 }
 
 // replicaHandlers: "replica" answers the id of the backend serving the
-// socket.
+// socket, "handedover" whether it came to it from a replica that died.
+// Every socket is in the room "everyone", joined on connect, as an
+// application joins its rooms: so on a handover too; "announce" emits
+// there.
 func replicaHandlers(b *distributor.Backend) {
-	b.Of("/chat").OnConnection(func(s *core.Socket) {
+	nsp := b.Of("/chat")
+	nsp.OnConnection(func(s *core.Socket) {
+		s.Join("everyone")
+		handedOver := s.HandedOver()
 		s.On("replica", func(e *core.Event) { _ = e.Ack(b.ID()) })
+		s.On("handedover", func(e *core.Event) { _ = e.Ack(handedOver) })
+		s.On("announce", func(e *core.Event) {
+			var msg string
+			_ = e.Bind(&msg)
+			_ = e.Ack(nsp.To("everyone").Emit("announced", msg) == nil)
+		})
 	})
 }
 

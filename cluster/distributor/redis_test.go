@@ -23,11 +23,12 @@ func (c *caller) try(client, event string, timeout time.Duration, args ...any) (
 	return jsonOf(r["args"].([]any)[0]), true
 }
 
-// Redis goes away for longer than three heartbeats, then comes back empty:
-// both tiers take the other as gone (the client's session closes, the
-// backend ends the socket), subscribe again by themselves, and the client's
-// own reconnect, which waits at the gateway for the backend to be back,
-// is served again.
+// Redis goes away for longer than three heartbeats and ConnectWait, then
+// comes back empty: both tiers take the other as gone (the backend ends
+// the socket; the gateway's socket waits for a replica to take it over,
+// none comes, and the client's session closes), subscribe again by
+// themselves, and the client's own reconnect, which waits at the gateway
+// for the backend to be back, is served again.
 func TestRedisOutage(t *testing.T) {
 	checkLeaks(t)
 	redis := peertest.StartRedis(t)

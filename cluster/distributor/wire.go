@@ -1,12 +1,14 @@
 package distributor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/core/eio"
+	"github.com/sio-go/sio/core/sio"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -48,7 +50,8 @@ type envelope struct {
 
 // item is one operation. Fields by op:
 //
-//	opConnect:      SID, Route, Nsp, Data (auth), HS, Transport
+//	opConnect:      SID, Route, Nsp, Data (auth), HS, Transport, and for
+//	                a handover Handover (the socket's id, which it keeps)
 //	opPacket:       SID, Nsp, Type, ID, HasID, Data, Att
 //	opClose:        SID, Reason
 //	opFrames:       Targets, Frames, Volatile
@@ -69,6 +72,7 @@ type item struct {
 	Frames    []frame        `msgpack:"fr,omitempty"`
 	Volatile  bool           `msgpack:"v,omitempty"`
 	Reason    uint8          `msgpack:"re,omitempty"`
+	Handover  string         `msgpack:"ho,omitempty"`
 }
 
 // target is one client socket of a gateway: its session and route.
@@ -186,4 +190,45 @@ func nspOf(d []byte) string {
 		}
 	}
 	return string(d[i:])
+}
+
+// frameHead reads the type of a Socket.IO text frame and its ack id, if it
+// has one; ok is false for a frame that is not a text packet.
+func frameHead(f *eio.Packet) (t sio.PacketType, id int64, hasID, ok bool) {
+	d := f.Data
+	if f.Binary || len(d) == 0 || d[0] < '0' || d[0] > '6' {
+		return 0, 0, false, false
+	}
+	t = sio.PacketType(d[0] - '0')
+	i := 1
+	if t == sio.BinaryEvent || t == sio.BinaryAck {
+		for i < len(d) && d[i] != '-' {
+			i++
+		}
+		i++
+	}
+	if i < len(d) && d[i] == '/' {
+		for i < len(d) && d[i] != ',' {
+			i++
+		}
+		i++
+	}
+	for ; i < len(d) && d[i] >= '0' && d[i] <= '9' && id < 1<<53; i++ {
+		id, hasID = id*10+int64(d[i]-'0'), true
+	}
+	return t, id, hasID, true
+}
+
+// connectSID is the socket id of a CONNECT answer's frame.
+func connectSID(d []byte) string {
+	for i, b := range d {
+		if b == '{' {
+			var a struct {
+				SID string `json:"sid"`
+			}
+			_ = json.Unmarshal(d[i:], &a)
+			return a.SID
+		}
+	}
+	return ""
 }

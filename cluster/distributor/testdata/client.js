@@ -67,8 +67,9 @@ function connect(m) {
       mgr = new Manager(m.url, Object.assign({ transports: ["websocket"] }, m.opts || {}));
       managers.set(m.mgr, mgr);
     }
+    // The manager connects its sockets as they are made (autoConnect): a
+    // second connect() would send a second CONNECT once it is open.
     s = mgr.socket(m.nsp || "/", { auth: m.auth || {} });
-    s.connect();
   } else {
     s = io(m.url + (m.nsp || "/"), Object.assign({ auth: m.auth || {}, transports: ["websocket"], forceNew: true }, m.opts || {}));
   }
