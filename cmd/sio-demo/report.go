@@ -164,6 +164,9 @@ func (r *report) add(p phase, keys []string, vals map[string]figures) {
 		rw := row{Phase: p.ID, Key: k, Metric: d.text, Unit: d.unit, Better: d.better, Values: map[string]*float64{}}
 		for _, c := range r.Servers {
 			if v, ok := vals[c.Name][k]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				// Six significant digits: more is the noise of a
+				// difference of CPU-time readings (0.9099999999999997).
+				v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
 				rw.Values[c.Name] = &v
 			} else {
 				rw.Values[c.Name] = nil
