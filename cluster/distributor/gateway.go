@@ -64,7 +64,8 @@ type Gateway struct {
 	srv  *core.Server
 	opts GatewayOptions
 
-	nextRoute atomic.Uint64
+	nextRoute        atomic.Uint64
+	handovers, ended atomic.Uint64
 
 	mu        sync.Mutex
 	routes    map[uint64]*route
@@ -129,7 +130,11 @@ func NewGateway(srv *core.Server, opts GatewayOptions) (*Gateway, error) {
 func (g *Gateway) ID() string { return g.l.id }
 
 // Stats returns the counters.
-func (g *Gateway) Stats() Stats { return g.l.stats() }
+func (g *Gateway) Stats() Stats {
+	s := g.l.stats()
+	s.Handovers, s.EndedSockets = g.handovers.Load(), g.ended.Load()
+	return s
+}
 
 // WaitReady waits until a live replica of each service is known, or ctx
 // ends.
@@ -374,6 +379,7 @@ func (g *Gateway) endWaiting(r *route, closing bool) {
 	handover := r.sid != ""
 	g.mu.Unlock()
 	if handover {
+		g.ended.Add(1)
 		if !closing {
 			g.l.log.Warn("distributor: no replica came in time to take a socket over; its client's session is closed so that it reconnects",
 				"service", r.service, "nsp", r.nsp, "sid", r.sid)
@@ -419,6 +425,7 @@ func (g *Gateway) connectError(r *route, ce *core.ConnectError) {
 // that take an error, and does not reconnect that socket by itself. The
 // session and its other namespaces go on.
 func (g *Gateway) endSocket(r *route, why string) {
+	g.ended.Add(1)
 	g.l.log.Warn("distributor: socket ended at the client", "reason", why, "sid", r.sid, "nsp", r.nsp, "service", r.service)
 	pkt := sio.Packet{Type: sio.Disconnect, Namespace: r.nsp}
 	_ = r.conn.Forwarded(r.nsp, r, sio.AppendFrames(nil, &pkt), false)
@@ -655,6 +662,9 @@ func (g *Gateway) backendGone(p *peer) {
 				r.stale = track(r.stale, id, nil)
 			}
 			r.asked = nil
+		}
+		if r.sid != "" {
+			g.handovers.Add(1)
 		}
 		if !g.placeLocked(r) {
 			full = append(full, r)

@@ -70,14 +70,18 @@ func (g *gateway) stop() {
 
 func startGateway(t *testing.T, redisURL string, nsps map[string]string, setup func(*httpadapter.Server)) *gateway {
 	t.Helper()
+	return startGatewayWith(t, redisURL, distributor.GatewayOptions{Namespaces: nsps}, setup)
+}
+
+// startGatewayWith starts a gateway with opts, whose Common it fills.
+func startGatewayWith(t *testing.T, redisURL string, opts distributor.GatewayOptions, setup func(*httpadapter.Server)) *gateway {
+	t.Helper()
 	srv := httpadapter.New(httpadapter.Options{PingInterval: time.Second, PingTimeout: 2 * time.Second})
 	if setup != nil {
 		setup(srv)
 	}
-	g, err := distributor.NewGateway(srv.Server, distributor.GatewayOptions{
-		Common:     distributor.Common{URL: redisURL, Heartbeat: 300 * time.Millisecond},
-		Namespaces: nsps,
-	})
+	opts.Common = distributor.Common{URL: redisURL, Heartbeat: 300 * time.Millisecond}
+	g, err := distributor.NewGateway(srv.Server, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,10 @@ type Stats struct {
 	Failed     uint64 // publishes Redis refused or could not take
 	Reconnects uint64 // subscriptions made again after a loss
 	Subscribed bool   // both channels of the node are subscribed now
+
+	// A gateway's sockets whose replica was gone:
+	Handovers    uint64 // given to another replica, or waiting for one
+	EndedSockets uint64 // ended at the client instead (see the package doc, Failures)
 }
 
 // ErrClosed is returned by calls on a closed gateway or backend.

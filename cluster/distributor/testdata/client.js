@@ -9,6 +9,7 @@
 //       with "mgr":"m1", the sockets of manager m1 share one connection
 //   {"cmd":"emit","c":"a","seq":1,"event":"x","args":[...],"ack":true,"timeout":2000}
 //   {"cmd":"disconnect","c":"a"}
+//   {"cmd":"reconnect","c":"a"}              socket.connect() again (after "io server disconnect")
 //   {"cmd":"drop","c":"a"}                   closes the client's Engine.IO connection
 //   {"cmd":"close"}                          every client, then exit
 //
@@ -120,6 +121,8 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
       return connect(m);
     case "emit":
       return emit(m);
+    case "reconnect":
+      return clients.get(m.c).connect();
     case "disconnect":
       return clients.get(m.c).disconnect();
     case "drop": // the connection ends under the socket (it reconnects)
