@@ -43,7 +43,10 @@ func (p Protocol) String() string {
 // Options configure a Bus. The zero value of a field means its default.
 type Options struct {
 	// Client is the connection to Redis, standalone or cluster. The Bus
-	// uses it and leaves it open on Close. When nil, URL is dialed.
+	// uses it and leaves it open on Close. When nil, URL is dialed. For a
+	// Redis Cluster, give it a ClusterOption.ShardsRefreshInterval (the
+	// Bus sets 1s on the client it makes): after a failover, requests fail
+	// until the client's view of the cluster includes the promoted master.
 	Client rueidis.Client
 	// URL of Redis when Client is nil: redis://[user:password@]host:port[/db],
 	// with ?addr=host:port for more seed nodes of a cluster. The Bus
@@ -137,6 +140,9 @@ type Bus struct {
 	cluster bool
 	sharded bool
 	log     *slog.Logger
+	// pin is a key whose slot's master holds the subscriptions of the
+	// classic protocol on a Redis Cluster (see subscriber).
+	pin string
 
 	mu       sync.Mutex
 	adapters map[string]*Adapter // by namespace
@@ -204,6 +210,9 @@ func New(opts Options) (*Bus, error) {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		co.DisableCache = true
+		if co.ClusterOption.ShardsRefreshInterval == 0 {
+			co.ClusterOption.ShardsRefreshInterval = topologyRefresh
+		}
 		c, err := rueidis.NewClient(co)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
@@ -211,6 +220,7 @@ func New(opts Options) (*Bus, error) {
 		b.client, b.own = c, true
 	}
 	b.cluster = b.client.Mode() == rueidis.ClientModeCluster
+	b.pin = opts.Prefix + "-node#" + randomID(8)
 	b.wg.Add(3)
 	if b.sharded {
 		go b.shardManager()
@@ -350,6 +360,13 @@ func (b *Bus) wakeSubscriber() {
 // ---------------------------------------------------------------------------
 // Subscriptions.
 
+// topologyRefresh is how often the client that the bus makes for a Redis
+// Cluster asks for the cluster's topology, besides when a command meets a
+// moved slot or a lost node: so that a node counts subscribers on the
+// masters a failover promoted (see numSub) even when none of its own
+// commands went to the master that failed.
+const topologyRefresh = time.Second
+
 const (
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 2 * time.Second
@@ -380,7 +397,10 @@ func (b *Bus) subscriber() {
 			OnMessage:      b.onMessage,
 			OnSubscription: b.onSubscription,
 		})
-		err := b.syncSubscriptions(dc)
+		err := b.pinSubscriptions(dc)
+		if err == nil {
+			err = b.syncSubscriptions(dc)
+		}
 		if err == nil {
 			backoff = minBackoff
 		loop:
@@ -412,6 +432,22 @@ func (b *Bus) subscriber() {
 		}
 		backoff = min(backoff*2, maxBackoff)
 	}
+}
+
+// pinSubscriptions puts the subscription connection, on a Redis Cluster,
+// on a master: the one serving the slot of b.pin (a key that is only
+// looked at, never written). A keyless SUBSCRIBE would go to any node the
+// client knows, replicas included, and the client's view of the replicas
+// may lag a failover: a subscriber on a replica it no longer lists is not
+// counted by numSub, and requests would not wait for that node. Masters
+// are always in the view that routes the slots.
+func (b *Bus) pinSubscriptions(dc rueidis.DedicatedClient) error {
+	if !b.cluster {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	return dc.Do(ctx, dc.B().Exists().Key(b.pin).Build()).Error()
 }
 
 // syncSubscriptions subscribes what is wanted and not yet sent on the
@@ -676,8 +712,12 @@ func (b *Bus) flushOnClose() {
 // Server count.
 
 // numSub is the number of subscribers of channel (PUBSUB NUMSUB, or
-// SHARDNUMSUB as kind says): on a cluster, the sum over every node, since
-// each counts only its own clients.
+// SHARDNUMSUB as kind says): on a cluster, the sum over every node the
+// client knows, since each counts only its own clients. A node that
+// cannot be reached makes it fail: after a failover, that is the sign of
+// a view of the cluster that predates it, and that may lack the promoted
+// master, where buses subscribe again; an error is better than a count
+// too low. The client refreshes its view by itself (topologyRefresh).
 func (b *Bus) numSub(ctx context.Context, kind, channel string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.RequestTimeout)
 	defer cancel()
