@@ -114,7 +114,7 @@ var metricDefs = func() map[string]metricDef {
 		{"server_reads_per_round_trip", "server read syscalls per round trip", "", ""},
 		{"server_writes_per_round_trip", "server write syscalls per round trip", "", ""},
 		// Broadcasts.
-		{"broadcasts", "broadcasts sent", "", ""},
+		{"broadcasts", "broadcasts sent, warm-up included", "", ""},
 		{"deliveries", "broadcast deliveries, all clients", "", ""},
 		{"deliveries_per_second", "broadcast deliveries per second", "1/s", "higher"},
 		{"fanout_p50_ms", "broadcast fan-out p50 (send to last receipt)", "ms", "lower"},
