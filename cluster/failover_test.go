@@ -300,3 +300,47 @@ func subscriberMaster(t *testing.T, rc *peertest.RedisCluster, gc *goCluster) *p
 	}
 	return master
 }
+
+// The slot of the namespace's channel moves to another master mid-run
+// (CLUSTER SETSLOT IMPORTING/MIGRATING, then NODE): the old master drops
+// the shard channel's subscribers, the buses subscribe again on the new
+// one, and broadcasts and requests flow as before.
+func TestShardedRedisClusterSlotMigration(t *testing.T) {
+	rc := peertest.StartRedisCluster(t, 3)
+	for _, mode := range []cluster.SubscriptionMode{cluster.DynamicRooms, cluster.StaticChannels} {
+		t.Run(mode.String(), func(t *testing.T) {
+			checkLeaks(t)
+			opts := cluster.Options{URL: clusterURL(rc), Protocol: cluster.Sharded, SubscriptionMode: mode, RequestTimeout: time.Second}
+			gc := newGoCluster(t, 2, opts, nil)
+			const channel = "socket.io#/#"
+			slot := rc.KeySlot(channel)
+			from := rc.SlotOwner(slot, waitFor)
+			var to *peertest.Redis
+			for _, n := range rc.Nodes {
+				if n != from {
+					to = n
+					break
+				}
+			}
+			gc.exchange(t, "before")
+			stream := gc.startStream(t, 0, 20*time.Millisecond)
+			gc.clients[1].waitEvent("n0 0")
+
+			moved := time.Now()
+			rc.MigrateSlot(slot, to)
+			t.Logf("slot %d moved from %s to %s", slot, from.Addr(), to.Addr())
+			waitShardSubscribers(t, "redis://"+to.Addr(), channel, 2)
+			gc.waitSubscribed(t)
+			t.Logf("both nodes subscribed again %v after the move", time.Since(moved).Round(time.Millisecond))
+			gc.exchange(t, "after")
+			stream.check(t, gc.clients[1])
+			gc.fetchAll(t)
+			for i, n := range gc.nodes {
+				if s := n.bus.Stats(); s.Reconnects == 0 {
+					t.Errorf("node %d: stats %+v; want a reconnect", i, s)
+				}
+				t.Logf("node %d: %+v", i, n.bus.Stats())
+			}
+		})
+	}
+}

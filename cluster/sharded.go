@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -127,6 +128,9 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 	defer close(done)
 	key := subKey{false, ch}
 	backoff := minBackoff
+	// live: Redis confirmed the subscription, which has not ended since;
+	// confirmed: it did, since the last call to Receive.
+	var live, confirmed atomic.Bool
 	for {
 		hctx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 			if s.Channel != ch {
@@ -136,6 +140,8 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 			switch s.Kind {
 			case "ssubscribe":
 				b.acked[key] = true
+				live.Store(true)
+				confirmed.Store(true)
 			case "sunsubscribe":
 				delete(b.acked, key)
 			}
@@ -143,7 +149,10 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 			b.mu.Unlock()
 		})
 		// The hook runs each time the subscription ends, also when the
-		// client subscribes again by itself after a lost connection.
+		// client subscribes again by itself after a lost connection, and
+		// after each attempt that failed (the slot is served elsewhere
+		// and the client's view of the cluster does not say so yet): only
+		// the end of a confirmed subscription is a reconnect.
 		hctx = rueidis.WithOnReceiveReturnHook(hctx, func(err error, cc rueidis.CommandClient) error {
 			b.mu.Lock()
 			delete(b.acked, key)
@@ -155,8 +164,10 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 				cancel()
 				return err
 			}
-			b.reconnects.Add(1)
-			b.logLimited("subscribe", "cluster: sharded subscription lost; subscribing again", "channel", ch, "err", err)
+			if live.Swap(false) {
+				b.reconnects.Add(1)
+				b.logLimited("subscribe", "cluster: sharded subscription lost; subscribing again", "channel", ch, "err", err)
+			}
 			return err
 		})
 		err := b.client.Receive(hctx, b.client.B().Ssubscribe().Channel(ch).Build(), func(m rueidis.PubSubMessage) {
@@ -171,6 +182,11 @@ func (b *Bus) shardLoop(ctx context.Context, ch string, done chan struct{}) {
 		}
 		if err == nil {
 			err = errors.New("unsubscribed by the server (slot moved?)")
+		}
+		if confirmed.Swap(false) {
+			// It worked until now: try again soon, and back off only if
+			// that fails.
+			backoff = minBackoff
 		}
 		b.logLimited("subscribe", "cluster: sharded subscription ended; subscribing again", "channel", ch, "err", err, "retry_in", backoff)
 		select {
