@@ -98,7 +98,14 @@ type route struct {
 	untracked bool               // more than maxTracked pending: taken as pending for good
 	asked     map[int64]struct{} // the backend's events with an ack the client has not answered
 	stale     map[int64]struct{} // asked by a replica that died: the client's answers go nowhere
+	alias     map[int64]int64    // ids the client was given for the replica's that were stale, to theirs
+	nextAlias int64
 }
+
+// aliasBase is the first ack id a gateway gives a client in place of the
+// replica's (see onItems): far above any a server's counter reaches, and
+// within what the protocol allows.
+const aliasBase = 1 << 52
 
 // NewGateway connects to Redis and installs itself as srv's forwarder: the
 // connects to the namespaces it forwards go to a live replica of their
@@ -482,6 +489,10 @@ func (r *route) Packet(p *sio.Packet) {
 			return
 		}
 		delete(r.asked, p.ID)
+		if id, ok := r.alias[p.ID]; ok {
+			delete(r.alias, p.ID)
+			it.ID = id
+		}
 	}
 	ok, over := true, false
 	switch {
@@ -564,7 +575,7 @@ func (g *Gateway) onItems(from string, items []item) {
 			if len(frames) == 0 {
 				continue
 			}
-			t, id, hasID, text := frameHead(&frames[0])
+			h, text := frameHead(&frames[0])
 			for _, tg := range it.Targets {
 				g.mu.Lock()
 				r := g.routes[tg.Route]
@@ -573,7 +584,8 @@ func (g *Gateway) onItems(from string, items []item) {
 					continue
 				}
 				pass, refused, ok := true, false, true
-				switch {
+				out := frames
+				switch t := h.t; {
 				case !text:
 				case t == sio.Connect:
 					g.disarmLocked(r)
@@ -592,11 +604,24 @@ func (g *Gateway) onItems(from string, items []item) {
 					g.forgetLocked(r)
 				case t == sio.Disconnect:
 					g.forgetLocked(r)
-				case (t == sio.Event || t == sio.BinaryEvent) && hasID:
-					delete(r.stale, id) // the id is the new replica's now
+				case (t == sio.Event || t == sio.BinaryEvent) && h.hasID:
+					id := h.id
+					if _, old := r.stale[id]; old && len(r.alias) < maxTracked {
+						// The new replica asks with an id the dead one
+						// asked too, still unanswered: the client gets
+						// another, so that its late answer to the dead
+						// replica is not taken for this one's.
+						id = aliasBase + r.nextAlias
+						r.nextAlias++
+						if r.alias == nil {
+							r.alias = make(map[int64]int64)
+						}
+						r.alias[id] = h.id
+						out = withAckID(frames, h, id)
+					}
 					r.asked = track(r.asked, id, nil)
 				case t == sio.Ack || t == sio.BinaryAck:
-					delete(r.pending, id)
+					delete(r.pending, h.id)
 				}
 				g.mu.Unlock()
 				if refused {
@@ -605,7 +630,7 @@ func (g *Gateway) onItems(from string, items []item) {
 					continue
 				}
 				if pass {
-					_ = r.conn.Forwarded(r.nsp, r, frames, it.Volatile)
+					_ = r.conn.Forwarded(r.nsp, r, out, it.Volatile)
 				}
 				if !ok {
 					r.conn.Close(eio.ReasonForcedClose)
@@ -658,10 +683,12 @@ func (g *Gateway) backendGone(p *peer) {
 			continue
 		}
 		if r.sid != "" {
+			// The questions it asked the client die with it; so do
+			// the ids given in place of its own.
 			for id := range r.asked {
 				r.stale = track(r.stale, id, nil)
 			}
-			r.asked = nil
+			r.asked, r.alias = nil, nil
 		}
 		if r.sid != "" {
 			g.handovers.Add(1)

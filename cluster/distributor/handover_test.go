@@ -170,3 +170,39 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("%d sockets on the backend", n)
 	}
 }
+
+// The dead replica asked the client a question it answers late, after the
+// handover, when the new replica has asked one with the same ack id: the
+// gateway gives the client another id for the new question, so that the
+// answers are not mixed up (the late one is dropped: its caller died).
+func TestHandoverLateAnswer(t *testing.T) {
+	checkLeaks(t)
+	redis := peertest.StartRedis(t)
+	clients := startClients(t)
+	gone := newDisconnects()
+	doomed := startNode(t, "backend", "chat", redis.URL())
+	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	waitBackends(t, gw, "chat", 1)
+	c := &caller{t: t, clients: clients}
+	clients.connect("a", gw.URL(), "/chat", ev{"token": "secret"})
+	clients.expect("a", "connect")
+	survivor := chatBackend(t, redis.URL(), gone)
+	waitBackends(t, gw, "chat", 2)
+	if got := c.call("a", "replica"); got != jsonOf(doomed.id) {
+		t.Fatalf("served by %s", got)
+	}
+	// The doomed replica's first question (ack id 0), answered in 4s.
+	clients.send(ev{"cmd": "emit", "c": "a", "event": "ask-slow", "args": []any{4000}})
+	clients.event("a", "slow")
+	doomed.kill()
+	// (What the client sends before the gateway acts goes to the dead
+	// replica.)
+	eventually(t, "the handover", func() bool { return gw.g.Stats().Handovers == 1 })
+	if got := c.call("a", "replica"); got != jsonOf(survivor.ID()) {
+		t.Fatalf("served by %s", got)
+	}
+	// The survivor's first question (its ack id 0 too), answered first.
+	if got := c.call("a", "ask-slow", 100); got != `["ack:slow",100]` {
+		t.Fatalf("the survivor's question was answered with %s", got)
+	}
+}

@@ -1,6 +1,7 @@
 package distributor_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -30,6 +31,17 @@ func replicaHandlers(b *distributor.Backend) {
 		handedOver := s.HandedOver()
 		s.On("replica", func(e *core.Event) { _ = e.Ack(b.ID()) })
 		s.On("handedover", func(e *core.Event) { _ = e.Ack(handedOver) })
+		s.On("ask-slow", func(e *core.Event) {
+			// Asks the client a question it answers after ms.
+			var ms int
+			_ = e.Bind(&ms)
+			res, err := s.Timeout(10*time.Second).EmitWithAck(context.Background(), "slow", ms)
+			if err != nil {
+				_ = e.Ack("error: " + err.Error())
+				return
+			}
+			_ = e.Ack(res.Values()) // the client's answer, as one array
+		})
 		s.On("announce", func(e *core.Event) {
 			var msg string
 			_ = e.Bind(&msg)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sio-go/sio/core"
@@ -192,16 +193,25 @@ func nspOf(d []byte) string {
 	return string(d[i:])
 }
 
-// frameHead reads the type of a Socket.IO text frame and its ack id, if it
-// has one; ok is false for a frame that is not a text packet.
-func frameHead(f *eio.Packet) (t sio.PacketType, id int64, hasID, ok bool) {
+// head is what a gateway reads of a Socket.IO text frame: its type and
+// its ack id, if it has one, at idAt:idEnd.
+type head struct {
+	t           sio.PacketType
+	id          int64
+	hasID       bool
+	idAt, idEnd int
+}
+
+// frameHead reads the head of a Socket.IO text frame; ok is false for a
+// frame that is not a text packet.
+func frameHead(f *eio.Packet) (h head, ok bool) {
 	d := f.Data
 	if f.Binary || len(d) == 0 || d[0] < '0' || d[0] > '6' {
-		return 0, 0, false, false
+		return h, false
 	}
-	t = sio.PacketType(d[0] - '0')
+	h.t = sio.PacketType(d[0] - '0')
 	i := 1
-	if t == sio.BinaryEvent || t == sio.BinaryAck {
+	if h.t == sio.BinaryEvent || h.t == sio.BinaryAck {
 		for i < len(d) && d[i] != '-' {
 			i++
 		}
@@ -213,10 +223,25 @@ func frameHead(f *eio.Packet) (t sio.PacketType, id int64, hasID, ok bool) {
 		}
 		i++
 	}
-	for ; i < len(d) && d[i] >= '0' && d[i] <= '9' && id < 1<<53; i++ {
-		id, hasID = id*10+int64(d[i]-'0'), true
+	h.idAt = min(i, len(d))
+	for ; i < len(d) && d[i] >= '0' && d[i] <= '9' && h.id <= sio.MaxAckID/10; i++ {
+		h.id, h.hasID = h.id*10+int64(d[i]-'0'), true
 	}
-	return t, id, hasID, true
+	h.idEnd = max(i, h.idAt)
+	return h, true
+}
+
+// withAckID returns frames with the ack id of the first (read as h) made
+// id; the others are shared.
+func withAckID(frames []eio.Packet, h head, id int64) []eio.Packet {
+	out := append([]eio.Packet(nil), frames...)
+	d := frames[0].Data
+	nd := make([]byte, 0, len(d)+16)
+	nd = append(nd, d[:h.idAt]...)
+	nd = strconv.AppendInt(nd, id, 10)
+	nd = append(nd, d[h.idEnd:]...)
+	out[0].Data = nd
+	return out
 }
 
 // connectSID is the socket id of a CONNECT answer's frame.

@@ -16,7 +16,8 @@
 // Events: connect {id}, connect_error {message, data}, disconnect {reason},
 // event {name, args}, ack {seq, args} or {seq, err}. An event from the
 // server that asks for an acknowledgement is answered with
-// ["ack:<name>", ...its arguments], unless its name starts with "silent".
+// ["ack:<name>", ...its arguments], unless its name starts with "silent";
+// one whose name starts with "slow" is answered after args[0] ms.
 // With "fallback":"<url>", reconnects go to that url. Binary values travel as {"$bin":"<hex>"}.
 "use strict";
 
@@ -87,6 +88,12 @@ function connect(m) {
     if (typeof last === "function" && name.startsWith("silent")) {
       args.pop();
       out("event", { c: m.c, name, args: describe(args), acked: false });
+      return;
+    }
+    if (typeof last === "function" && name.startsWith("slow")) {
+      args.pop();
+      out("event", { c: m.c, name, args: describe(args), acked: true });
+      setTimeout(() => last("ack:" + name, ...args), args[0]);
       return;
     }
     if (typeof last === "function") {
