@@ -130,7 +130,12 @@
 //   - The backend's side of a replica that died: its handlers died with
 //     it, callers of EmitWithAck included; nothing on the gateway waits
 //     for it. An answer the client gives later to a question the dead
-//     replica asked is dropped at the gateway.
+//     replica asked is dropped at the gateway; a question the new replica
+//     asks meanwhile with the same ack id reaches the client with another
+//     id (the gateway maps the answer back), so the two are never mixed
+//     up. A replica that was only out of reach is told to drop its
+//     copies of the sockets handed over (if that message reaches it; cut
+//     off from Redis, it drops them itself once its gateways are gone).
 //   - A gateway gone: the backends end its sockets with "transport close",
 //     failing their pending acks with core.ErrDisconnected.
 //   - Redis away: nothing flows; when it is back the nodes subscribe again
@@ -139,7 +144,9 @@
 //     gateways' sockets wait for a replica and, Redis back within
 //     ConnectWait, are handed over to the same replicas.
 //
-// A remote connection whose last socket went is dropped.
+// Stats counts, on a gateway, the sockets handed over (Handovers) and
+// those ended at the client instead (EndedSockets). A remote connection
+// whose last socket went is dropped.
 //
 // # Cost
 //

@@ -703,6 +703,11 @@ func (g *Gateway) backendGone(p *peer) {
 		}
 	}
 	g.mu.Unlock()
+	// A replica that was only out of reach must not keep its copies: it
+	// drops them if it hears this.
+	for _, r := range m {
+		g.l.send(p.id, item{Op: opClose, SID: r.conn.SID(), Route: r.id, Reason: uint8(eio.ReasonTransportClose)})
+	}
 	if len(m) > 0 {
 		g.l.log.Warn("distributor: backend gone; its sockets are handed over", "backend", p.id, "service", p.service,
 			"handed_over", moved, "waiting_for_a_replica", waiting, "ended_with_acks_pending", len(ended))
