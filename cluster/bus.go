@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/cluster/internal/subloop"
 	"github.com/sio-go/sio/core"
 )
 
@@ -141,7 +142,8 @@ type Bus struct {
 	sharded bool
 	log     *slog.Logger
 	// pin is a key whose slot's master holds the subscriptions of the
-	// classic protocol on a Redis Cluster (see subscriber).
+	// classic protocol on a Redis Cluster (see subscriber); it is only
+	// looked at, never written.
 	pin string
 
 	mu       sync.Mutex
@@ -368,86 +370,37 @@ func (b *Bus) wakeSubscriber() {
 const topologyRefresh = time.Second
 
 const (
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 2 * time.Second
+	minBackoff = subloop.MinBackoff
+	maxBackoff = subloop.MaxBackoff
 	// commandTimeout bounds one command of the bus's own (subscribe,
 	// publish batch).
-	commandTimeout = 5 * time.Second
+	commandTimeout = subloop.CommandTimeout
 )
 
 // subscriber keeps one dedicated connection subscribed to every channel
 // and pattern of the bus's namespaces, and makes a new one, subscribed
-// again, whenever the connection is lost.
+// again, whenever the connection is lost. On a Redis Cluster the
+// connection sits on a master (see subloop.Loop.Pin): a subscriber on a
+// replica that the client's view of the cluster does not list would not
+// be counted by numSub.
 func (b *Bus) subscriber() {
 	defer b.wg.Done()
-	backoff := minBackoff
-	first := true
-	for {
-		select {
-		case <-b.done:
-			return
-		default:
-		}
-		if !first {
-			b.reconnects.Add(1)
-		}
-		first = false
-		dc, release := b.client.Dedicate()
-		wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
+	subloop.Run(b.client, b.done, subloop.Loop{
+		Hooks: rueidis.PubSubHooks{
 			OnMessage:      b.onMessage,
 			OnSubscription: b.onSubscription,
-		})
-		err := b.pinSubscriptions(dc)
-		if err == nil {
-			err = b.syncSubscriptions(dc)
-		}
-		if err == nil {
-			backoff = minBackoff
-		loop:
-			for {
-				select {
-				case err = <-wait:
-					if err == nil {
-						err = errors.New("subscription connection closed")
-					}
-					break loop
-				case <-b.subWake:
-					if err = b.syncSubscriptions(dc); err != nil {
-						break loop
-					}
-				case <-b.done:
-					release()
-					b.resetSubscriptions()
-					return
-				}
+		},
+		Subscribe:    b.syncSubscriptions,
+		Wake:         b.subWake,
+		Pin:          b.pin,
+		Reconnecting: func() { b.reconnects.Add(1) },
+		Ended: func(err error, retryIn time.Duration) {
+			b.resetSubscriptions()
+			if err != nil {
+				b.logLimited("subscribe", "cluster: subscriptions lost; reconnecting", "err", err, "retry_in", retryIn)
 			}
-		}
-		release()
-		b.resetSubscriptions()
-		b.logLimited("subscribe", "cluster: subscriptions lost; reconnecting", "err", err, "retry_in", backoff)
-		select {
-		case <-b.done:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, maxBackoff)
-	}
-}
-
-// pinSubscriptions puts the subscription connection, on a Redis Cluster,
-// on a master: the one serving the slot of b.pin (a key that is only
-// looked at, never written). A keyless SUBSCRIBE would go to any node the
-// client knows, replicas included, and the client's view of the replicas
-// may lag a failover: a subscriber on a replica it no longer lists is not
-// counted by numSub, and requests would not wait for that node. Masters
-// are always in the view that routes the slots.
-func (b *Bus) pinSubscriptions(dc rueidis.DedicatedClient) error {
-	if !b.cluster {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	return dc.Do(ctx, dc.B().Exists().Key(b.pin).Build()).Error()
+		},
+	})
 }
 
 // syncSubscriptions subscribes what is wanted and not yet sent on the

@@ -7,7 +7,9 @@
 // It owns the Redis connection of a server (one [Bus]), the adapter of each
 // namespace ([Adapter]), and their encodings: the MessagePack flavour of
 // the reference (notepack.io) and its JSON messages. It imports core,
-// core/sio, github.com/redis/rueidis and github.com/vmihailenco/msgpack/v5.
+// core/sio, cluster/internal/subloop (the loop that keeps a Pub/Sub
+// connection subscribed, which cluster/distributor may share),
+// github.com/redis/rueidis and github.com/vmihailenco/msgpack/v5.
 //
 // # Entry points
 //
