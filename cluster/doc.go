@@ -117,4 +117,26 @@
 // clients at once, whatever happens to its publication. The bus
 // reconnects and subscribes again by itself (Stats.Reconnects), and
 // broadcasts flow again from then on; nothing missed is replayed.
+//
+// # Redis Cluster: failover and moved slots
+//
+// On a Redis Cluster, the classic protocol's subscription connection sits
+// on a master (the owner of a slot picked at random by each bus), and the
+// sharded protocol subscribes to each channel on the master that serves
+// its slot. When a master dies, Redis promotes one of its replicas once
+// cluster-node-timeout has passed and an election is won; the
+// subscriptions on the dead master are lost, and the bus subscribes again
+// on the new one by itself, as soon as its client learns of it. When a
+// slot moves to another master (CLUSTER SETSLOT ... NODE), the old master
+// ends the subscriptions to the shard channels of that slot, and the bus
+// subscribes again on the new one. Meanwhile, as while Redis is away,
+// what is published on the channels concerned is lost for this node, and
+// a publish to a slot that has no master fails and is counted.
+//
+// Requests count the nodes over the Redis nodes that the client knows. A
+// client whose view of the cluster predates a failover still lists the
+// dead master, and its requests fail (naming that node) until the view is
+// refreshed, rather than wait for too few nodes. The client that the bus
+// makes from a URL refreshes its view every second; give a client of your
+// own a ClusterOption.ShardsRefreshInterval.
 package cluster
