@@ -46,7 +46,7 @@
 // fires the timeout): EmitWithAck's waiter is released there, and the
 // callbacks given to EmitAck are queued as turns of their socket. The
 // callbacks of broadcast acknowledgements run through Config.Go as well.
-
+//
 // Requests to the other nodes of a cluster (FetchSockets,
 // ServerSideEmitWithAck) are timed by the adapter, not by core: it knows
 // which nodes did not answer, and its error may be of its own type that
