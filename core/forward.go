@@ -148,19 +148,6 @@ func (c *Conn) Forwarded(nsp string, rt Route, frames []eio.Packet, volatile boo
 	return c.Send(volatile, frames...)
 }
 
-// EndRoute forgets the route rt of namespace nsp without telling the
-// client (the serving process is gone and the caller closes the session or
-// tells the client itself). It reports whether rt was open.
-func (c *Conn) EndRoute(nsp string, rt Route) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.routes[nsp] != rt {
-		return false
-	}
-	delete(c.routes, nsp)
-	return true
-}
-
 // closeRoutes tells the open routes that the session ended.
 func (c *Conn) closeRoutes(reason string) {
 	c.mu.Lock()
