@@ -220,7 +220,13 @@ func (b *Backend) onItems(from string, items []item) {
 			}
 		case opPacket:
 			if c == nil {
-				continue // the socket is gone: an answer or event that crossed its end
+				// An answer or event that crossed its socket's end (the
+				// gateway knows, and drops this), or this backend took
+				// the gateway as gone and dropped its sockets while the
+				// gateway still heard it: the gateway hands the socket
+				// over again.
+				b.l.send(from, item{Op: opUnknown, SID: it.SID, Route: it.Route})
+				continue
 			}
 			if c.rc.Conn().ReadPaused() == nil {
 				c.overflow = 0

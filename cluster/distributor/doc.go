@@ -137,7 +137,12 @@
 //     copies of the sockets handed over (if that message reaches it; cut
 //     off from Redis, it drops them itself once its gateways are gone).
 //   - A gateway gone: the backends end its sockets with "transport close",
-//     failing their pending acks with core.ErrDisconnected.
+//     failing their pending acks with core.ErrDisconnected. When the
+//     gateway was not gone but only unheard for a while (it still heard
+//     the backend), the next packet of each such socket is answered with
+//     "unknown" and the gateway hands the socket over as above, to any
+//     live replica; that packet is lost, and if it asked for an answer,
+//     the socket is ended at the client instead.
 //   - Redis away: nothing flows; when it is back the nodes subscribe again
 //     and heartbeats resume. Past three heartbeats, both sides take the
 //     other as gone, as above: the backends end the gateway's sockets, the

@@ -411,7 +411,7 @@ func (g *Gateway) unanswered(r *route, gen uint64) {
 	backend, handover := r.backend, r.handing
 	g.forgetLocked(r)
 	g.mu.Unlock()
-	g.l.send(backend, item{Op: opPacket, SID: r.conn.SID(), Nsp: r.nsp, Type: uint8(sio.Disconnect)})
+	g.l.send(backend, item{Op: opPacket, SID: r.conn.SID(), Route: r.id, Nsp: r.nsp, Type: uint8(sio.Disconnect)})
 	if handover {
 		g.endSocket(r, "the new replica did not answer the handover")
 		return
@@ -467,7 +467,7 @@ func (r *route) Packet(p *sio.Packet) {
 		}
 		return
 	}
-	it := item{Op: opPacket, SID: r.conn.SID(), Nsp: p.Namespace, Type: uint8(p.Type), ID: p.ID, HasID: p.HasID, Data: clone(p.Data)}
+	it := item{Op: opPacket, SID: r.conn.SID(), Route: r.id, Nsp: p.Namespace, Type: uint8(p.Type), ID: p.ID, HasID: p.HasID, Data: clone(p.Data)}
 	if len(p.Attachments) > 0 {
 		it.Att = make([][]byte, len(p.Attachments))
 		for i, a := range p.Attachments {
@@ -636,6 +636,8 @@ func (g *Gateway) onItems(from string, items []item) {
 					r.conn.Close(eio.ReasonForcedClose)
 				}
 			}
+		case opUnknown:
+			g.lostSocket(from, it)
 		case opCloseSession:
 			g.mu.Lock()
 			r := g.routes[it.Route]
@@ -675,25 +677,10 @@ func (g *Gateway) backendGone(p *peer) {
 	var ended, full []*route
 	moved, waiting := 0, 0
 	for _, r := range m {
-		g.disarmLocked(r)
-		r.backend, r.handing = "", false
-		if r.sid != "" && (len(r.pending) > 0 || r.untracked) {
-			g.forgetLocked(r)
+		switch g.rehomeLocked(r) {
+		case rehomeEnded:
 			ended = append(ended, r)
-			continue
-		}
-		if r.sid != "" {
-			// The questions it asked the client die with it; so do
-			// the ids given in place of its own.
-			for id := range r.asked {
-				r.stale = track(r.stale, id, nil)
-			}
-			r.asked, r.alias = nil, nil
-		}
-		if r.sid != "" {
-			g.handovers.Add(1)
-		}
-		if !g.placeLocked(r) {
+		case rehomeFull:
 			full = append(full, r)
 		}
 		if r.backend != "" {
@@ -710,12 +697,80 @@ func (g *Gateway) backendGone(p *peer) {
 	}
 	if len(m) > 0 {
 		g.l.log.Warn("distributor: backend gone; its sockets are handed over", "backend", p.id, "service", p.service,
-			"handed_over", moved, "waiting_for_a_replica", waiting, "ended_with_acks_pending", len(ended))
+			"handed_over", moved-len(full), "waiting_for_a_replica", waiting-len(ended), "ended_with_acks_pending", len(ended))
 	}
+	g.endRehomed(ended, full)
+}
+
+// rehome outcomes.
+const (
+	rehomeOK    = iota // handed over, or waiting for a replica
+	rehomeEnded        // to be ended at the client: acknowledgements pending
+	rehomeFull         // the queue to Redis is full: to close the session
+)
+
+// rehomeLocked takes r, whose replica is gone or lost its socket, off it
+// and hands it over (placeLocked), or forgets it when its client waits
+// for an answer there.
+func (g *Gateway) rehomeLocked(r *route) int {
+	g.disarmLocked(r)
+	if m := g.byBackend[r.backend]; m != nil {
+		delete(m, r.id)
+		if len(m) == 0 {
+			delete(g.byBackend, r.backend)
+		}
+	}
+	r.backend, r.handing = "", false
+	if r.sid != "" && (len(r.pending) > 0 || r.untracked) {
+		g.forgetLocked(r)
+		return rehomeEnded
+	}
+	if r.sid != "" {
+		g.handovers.Add(1)
+		// The questions it asked the client die with it; so do the ids
+		// given in place of its own.
+		for id := range r.asked {
+			r.stale = track(r.stale, id, nil)
+		}
+		r.asked, r.alias = nil, nil
+	}
+	if !g.placeLocked(r) {
+		return rehomeFull
+	}
+	return rehomeOK
+}
+
+func (g *Gateway) endRehomed(ended, full []*route) {
 	for _, r := range ended {
-		g.endSocket(r, "acknowledgements pending at a replica that died")
+		g.endSocket(r, "acknowledgements pending at a replica that lost the socket")
 	}
 	for _, r := range full {
 		r.conn.Close(eio.ReasonForcedClose)
 	}
+}
+
+// lostSocket hands over the route of a socket its replica no longer has,
+// though this gateway took the replica as live: the replica took this
+// gateway as gone (its heartbeats did not reach it for a while) and
+// dropped its sockets. Without it the client's events would go nowhere.
+func (g *Gateway) lostSocket(from string, it *item) {
+	g.mu.Lock()
+	r := g.routes[it.Route]
+	if r == nil || r.backend != from || r.handing || r.sid == "" || r.conn.SID() != it.SID {
+		// Gone meanwhile, being handed over already, or not yet
+		// accepted (the connect is on its way).
+		g.mu.Unlock()
+		return
+	}
+	var ended, full []*route
+	switch g.rehomeLocked(r) {
+	case rehomeEnded:
+		ended = append(ended, r)
+	case rehomeFull:
+		full = append(full, r)
+	default:
+		g.l.log.Warn("distributor: a replica lost a socket; it is handed over", "backend", from, "sid", r.sid, "nsp", r.nsp)
+	}
+	g.mu.Unlock()
+	g.endRehomed(ended, full)
 }

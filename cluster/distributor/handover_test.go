@@ -206,3 +206,50 @@ func TestHandoverLateAnswer(t *testing.T) {
 		t.Fatalf("the survivor's question was answered with %s", got)
 	}
 }
+
+// A replica that took the gateway as gone (its heartbeats did not reach
+// it) dropped the gateway's sockets while the gateway still hears the
+// replica: the next packet tells the gateway, which hands the socket over
+// again, or ends it at the client when that packet asked for an answer.
+func TestReplicaLostTheSocket(t *testing.T) {
+	checkLeaks(t)
+	redis := peertest.StartRedis(t)
+	clients := startClients(t)
+	gone := newDisconnects()
+	b := chatBackend(t, redis.URL(), gone)
+	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	waitBackends(t, gw, "chat", 1)
+	c := &caller{t: t, clients: clients}
+	ids := map[string]string{}
+	for _, name := range []string{"a", "b"} {
+		clients.connect(name, gw.URL(), "/chat", ev{"token": "secret"})
+		ids[name] = clients.expect(name, "connect").s("id")
+	}
+	b.ForgetGateway(gw.g.ID())
+	for _, name := range []string{"a", "b"} {
+		if r := gone.wait(t, ids[name]); r != "transport close" {
+			t.Fatalf("%s on the backend: %s", name, r)
+		}
+	}
+	// a's next event is lost, and has the socket handed over.
+	clients.send(ev{"cmd": "emit", "c": "a", "event": "count", "args": []any{0}})
+	eventually(t, "the handover", func() bool { return gw.g.Stats().Handovers == 1 })
+	if got := c.call("a", "whoami"); got != jsonOf(ids["a"]) {
+		t.Fatalf("a: socket %s on the backend, %s at the client", got, ids["a"])
+	}
+	if got := c.call("a", "handedover"); got != "true" {
+		t.Fatalf("a: handed over: %s", got)
+	}
+	// b's asks for an answer that will not come: b's socket is ended.
+	c.seq++
+	clients.send(ev{"cmd": "emit", "c": "b", "seq": c.seq, "event": "echo", "args": []any{1}, "ack": true, "timeout": 30000})
+	if r := clients.expect("b", "disconnect").s("reason"); r != "io server disconnect" {
+		t.Fatalf("b: disconnect reason %q", r)
+	}
+	if a := clients.ack("b", c.seq); a.s("err") != "socket has been disconnected" {
+		t.Fatalf("b: pending ack ended with %v", a)
+	}
+	clients.none(300*time.Millisecond, "another disconnect or connect", func(e ev) bool {
+		return e.s("ev") == "disconnect" || e.s("ev") == "connect"
+	})
+}

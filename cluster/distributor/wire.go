@@ -32,13 +32,14 @@ const (
 )
 
 // Item operations. Gateway to backend: opConnect, opPacket, opClose.
-// Backend to gateway: opFrames, opCloseSession.
+// Backend to gateway: opFrames, opCloseSession, opUnknown.
 const (
 	opConnect      uint8 = 1 // a client connects a namespace (with its handshake)
 	opPacket       uint8 = 2 // a packet from the client
 	opClose        uint8 = 3 // the client's session ended
 	opFrames       uint8 = 4 // frames for clients of the gateway
 	opCloseSession uint8 = 5 // close a client's session
+	opUnknown      uint8 = 6 // a packet came for a session the backend does not have
 )
 
 type envelope struct {
@@ -53,10 +54,11 @@ type envelope struct {
 //
 //	opConnect:      SID, Route, Nsp, Data (auth), HS, Transport, and for
 //	                a handover Handover (the socket's id, which it keeps)
-//	opPacket:       SID, Nsp, Type, ID, HasID, Data, Att
+//	opPacket:       SID, Route, Nsp, Type, ID, HasID, Data, Att
 //	opClose:        SID, Reason
 //	opFrames:       Targets, Frames, Volatile
 //	opCloseSession: SID, Reason
+//	opUnknown:      SID, Route (the packet's)
 type item struct {
 	Op        uint8          `msgpack:"o"`
 	SID       string         `msgpack:"s,omitempty"`
