@@ -344,3 +344,32 @@ func TestShardedRedisClusterSlotMigration(t *testing.T) {
 		})
 	}
 }
+
+// A bus whose Redis user may not run EXISTS (the command that puts its
+// subscription connection on a master) subscribes all the same, on the
+// master that refused it, and works.
+func TestClassicRedisClusterPinRefused(t *testing.T) {
+	checkLeaks(t)
+	rc := peertest.StartRedisCluster(t, 3)
+	for _, n := range rc.Nodes {
+		if _, err := rc.Command(n, "acl", "setuser", "bus", "on", ">secret", "~*", "&*", "+@all", "-exists"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := rc.Addrs()
+	url := "redis://bus:secret@" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
+	gc := newGoCluster(t, 2, cluster.Options{URL: url}, nil)
+	subscriberMaster(t, rc, gc)
+	gc.exchange(t, "hello")
+	gc.fetchAll(t)
+	for _, n := range rc.Nodes {
+		out, err := rc.Command(n, "acl", "log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "exists") {
+			return // the pin was refused, as the test means
+		}
+	}
+	t.Error("no node logged a refused EXISTS: the test did not test the refusal")
+}

@@ -34,7 +34,8 @@ type Loop struct {
 	// Wake, when not nil, makes Run call Subscribe again.
 	Wake <-chan struct{}
 	// Pin, on a Redis Cluster, is a key whose slot's master gets the
-	// connection: Run sends EXISTS Pin first. A keyless SUBSCRIBE goes to
+	// connection: Run sends EXISTS Pin first (its answer does not matter,
+	// a refusal included). A keyless SUBSCRIBE goes to
 	// any node the client knows, replicas included, and the client's view
 	// of the replicas may lag the cluster; masters are always in the view
 	// that routes slots. Empty: any node.
@@ -64,9 +65,7 @@ func Run(client rueidis.Client, done <-chan struct{}, l Loop) {
 		wait := dc.SetPubSubHooks(l.Hooks)
 		var err error
 		if cluster && l.Pin != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
-			err = dc.Do(ctx, dc.B().Exists().Key(l.Pin).Build()).Error()
-			cancel()
+			err = pin(dc, l.Pin)
 		}
 		if err == nil {
 			err = l.Subscribe(dc)
@@ -89,6 +88,24 @@ func Run(client rueidis.Client, done <-chan struct{}, l Loop) {
 		}
 		backoff = min(backoff*2, MaxBackoff)
 	}
+}
+
+// pin binds dc to the master serving the slot of key. A refusal of the
+// command by that master (a user whose ACL allows only Pub/Sub) still
+// binds it; a redirection (the client's view of the slots is out of date)
+// or a lost connection is an error.
+func pin(dc rueidis.DedicatedClient, key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
+	defer cancel()
+	err := dc.Do(ctx, dc.B().Exists().Key(key).Build()).Error()
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		_, moved := re.IsMoved()
+		_, ask := re.IsAsk()
+		if !moved && !ask && !re.IsClusterDown() && !re.IsTryAgain() {
+			return nil
+		}
+	}
+	return err
 }
 
 // waitLost waits until the connection is lost (its error) or done (nil),
