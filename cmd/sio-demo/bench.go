@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,9 @@ func (cfg *loadConfig) checkCompare() error {
 			return fmt.Errorf("%s must be between 1 and %d", c.name, c.max)
 		}
 	}
+	if cfg.PClients < 0 || cfg.PClients > 2_000 {
+		return errors.New("-pclients must be between 0 and 2000")
+	}
 	if cfg.Duration <= 0 || cfg.Duration > time.Hour {
 		return errors.New("-duration must be positive and at most 1h")
 	}
@@ -63,6 +67,9 @@ func (cfg *loadConfig) checkCompare() error {
 		// Per server: start, warm-up, the memory phase (dials and four
 		// settle waits), the load phases, the shutdown; then a margin.
 		phases := time.Duration(len(cfg.Clients) + 1)
+		if cfg.PClients > 0 {
+			phases++
+		}
 		per := 30*time.Second + 4*cfg.Settle + time.Duration(cfg.Conns)*5*time.Millisecond +
 			phases*(cfg.Warmup+cfg.Duration+30*time.Second) + 30*time.Second
 		cfg.Timeout = time.Duration(len(servers))*per + time.Minute
@@ -201,6 +208,13 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 				return nil
 			}))
 	}
+	if cfg.PClients > 0 {
+		rep.add(phase{fmt.Sprintf("poll-%d", cfg.PClients), fmt.Sprintf("%d clients on HTTP long-polling alone sending echo (%d bytes) with an ack, one at a time each; %v window (the plain server has no polling)", cfg.PClients, cfg.EchoPayload, cfg.Duration)},
+			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
+				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_reads_per_round_trip", "server_writes_per_round_trip",
+				"load_cpu_seconds", "other_cpu_seconds"},
+			each(func(r *serverResult) figures { return r.Poll.figures() }))
+	}
 	rep.add(phase{"broadcast", fmt.Sprintf("%d clients receive each broadcast of %d bytes that one of them sends, at most %d in flight; %v window", cfg.BClients, cfg.Payload, cfg.InFlight, cfg.Duration)},
 		[]string{"broadcasts", "deliveries", "deliveries_per_second", "fanout_p50_ms", "fanout_p99_ms",
 			"server_cpu_seconds", "deliveries_per_server_cpu_second", "server_writes_per_delivery", "load_cpu_seconds", "other_cpu_seconds"},
@@ -208,8 +222,10 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 	rep.compare()
 	for _, r := range results {
 		busy := 0.0
-		for _, a := range r.Acks {
-			busy = max(busy, a.OtherCPU/a.Seconds)
+		for _, a := range append(r.Acks, r.Poll) {
+			if a != nil {
+				busy = max(busy, a.OtherCPU/a.Seconds)
+			}
 		}
 		if r.Bcast != nil {
 			busy = max(busy, r.Bcast.OtherCPU/r.Bcast.Seconds)
@@ -288,6 +304,7 @@ type serverResult struct {
 	Server string
 	Idle   *idleResult
 	Acks   []*ackResult // one per -clients entry
+	Poll   *ackResult   // -pclients on polling; none for the plain server
 	Bcast  *bcastResult
 	Error  string
 }
@@ -362,6 +379,11 @@ func (b *bench) measure(ctx context.Context, name string, start func() (*serverP
 			return fail(fmt.Sprintf("ack round trips, %d clients", n), err)
 		}
 		res.Acks = append(res.Acks, a)
+	}
+	if b.cfg.PClients > 0 && name != "plain" {
+		if res.Poll, err = b.pollPhase(ctx, p, b.cfg.PClients); err != nil {
+			return fail(fmt.Sprintf("ack round trips, %d polling clients", b.cfg.PClients), err)
+		}
 	}
 	if res.Bcast, err = b.bcastPhase(ctx, p); err != nil {
 		return fail("broadcast", err)
@@ -653,21 +675,65 @@ func (b *bench) ackPhase(ctx context.Context, p *serverProc, clients int) (*ackR
 		return nil, err
 	}
 	defer closeAll(cs)
+	payload := strings.Repeat("e", b.cfg.EchoPayload)
+	rts := make([]roundTripper, len(cs))
+	for i, c := range cs {
+		rts[i] = newEchoer(c, payload)
+	}
+	return b.roundTrips(ctx, p, fmt.Sprintf("ack-%d", clients), rts, func(ctx context.Context) func() bool { return abortOnDone(ctx, cs) })
+}
+
+// roundTripper is a client of an ack phase.
+type roundTripper interface {
+	roundTrip(ctx context.Context, timeout time.Duration) error
+}
+
+// pollPhase is ackPhase with clients on HTTP long-polling alone.
+func (b *bench) pollPhase(ctx context.Context, p *serverProc, clients int) (*ackResult, error) {
+	if err := waitIdle(ctx, p); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	payload := strings.Repeat("e", b.cfg.EchoPayload)
+	rts := make([]roundTripper, clients)
+	var pes []*pollEchoer
+	defer func() {
+		for _, e := range pes {
+			e.close()
+		}
+	}()
+	for i := range rts {
+		e, err := dialPolling(ctx, hc, p.addr, payload)
+		if err != nil {
+			return nil, err
+		}
+		pes = append(pes, e)
+		rts[i] = e
+	}
+	return b.roundTrips(ctx, p, fmt.Sprintf("poll-%d", clients), rts, nil)
+}
+
+// roundTrips runs rts in closed loops through a warm-up and the measured
+// window; abort, when set, makes the clients' waits end with ctx.
+func (b *bench) roundTrips(ctx context.Context, p *serverProc, name string, rts []roundTripper, abort func(context.Context) func() bool) (*ackResult, error) {
 	now := time.Now()
 	w := &window{start: now.Add(b.cfg.Warmup), end: now.Add(b.cfg.Warmup + b.cfg.Duration)}
-	profWait := b.profileWindow(ctx, p, w, fmt.Sprintf("ack-%d", clients))
-	payload := strings.Repeat("e", b.cfg.EchoPayload)
+	profWait := b.profileWindow(ctx, p, w, name)
+	cs := rts
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer abortOnDone(lctx, cs)()
+	if abort != nil {
+		defer abort(lctx)()
+	}
 	samples := make([][]time.Duration, len(cs))
 	errc := make(chan error, len(cs))
 	var wg sync.WaitGroup
-	for i, c := range cs {
+	for i, e := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := newEchoer(c, payload)
 			var mine []time.Duration
 			for {
 				t0 := time.Now()

@@ -48,6 +48,7 @@ func TestBenchTool(t *testing.T) {
 	cfg := defaultLoadConfig()
 	cfg.Conns = 50
 	cfg.Clients = []int{1, 10}
+	cfg.PClients = 5
 	cfg.BClients = 20
 	cfg.Duration = time.Second
 	cfg.Warmup = 200 * time.Millisecond
@@ -79,6 +80,13 @@ func TestBenchTool(t *testing.T) {
 				t.Errorf("%s: ack phase, %d clients: %v", s.Name, n, ack.m)
 			}
 		}
+		if s.Name != "plain" {
+			poll := phaseFigures(t, rep, "poll-5", s.Name)
+			if poll.v("round_trips") <= 0 || poll.v("ack_p50_ms") <= 0 || poll.v("ack_p99_ms") < poll.v("ack_p50_ms") ||
+				poll.v("server_cpu_seconds") <= 0 || poll.v("round_trips_per_server_cpu_second") <= 0 {
+				t.Errorf("%s: polling phase: %v", s.Name, poll.m)
+			}
+		}
 		bc := phaseFigures(t, rep, "broadcast", s.Name)
 		if bc.v("deliveries") <= 0 || bc.v("broadcasts") <= 0 || bc.v("server_cpu_seconds") <= 0 || bc.v("deliveries_per_server_cpu_second") <= 0 {
 			t.Errorf("%s: broadcast phase: %v", s.Name, bc.m)
@@ -89,28 +97,31 @@ func TestBenchTool(t *testing.T) {
 			t.Errorf("%s: %v deliveries for %v broadcasts to 20 clients", s.Name, bc.v("deliveries"), bc.v("broadcasts"))
 		}
 	}
-	// Every figure of every server, and sio's advantage over both others
-	// wherever a figure says which way is better.
+	// Every figure of every server (the plain server has no polling), and
+	// sio's advantage over the others wherever a figure says which way is
+	// better.
 	for _, row := range rep.Rows {
 		for _, s := range rep.Servers {
-			if row.Values[s.Name] == nil {
-				t.Errorf("row %s/%s lacks the %s figure", row.Phase, row.Key, s.Name)
+			if noPoll := s.Name == "plain" && row.Phase == "poll-5"; (row.Values[s.Name] == nil) != noPoll {
+				t.Errorf("row %s/%s: the %s figure is %v", row.Phase, row.Key, s.Name, row.Values[s.Name])
 			}
 		}
-		if row.Key == "round_trips_per_server_cpu_second" && (row.Vs["ref"] == nil || row.Vs["ref"].Met == nil || row.Vs["plain"] == nil) {
+		if row.Key == "round_trips_per_server_cpu_second" && (row.Vs["ref"] == nil || row.Vs["ref"].Met == nil || (row.Vs["plain"] == nil) != (row.Phase == "poll-5")) {
 			t.Errorf("row %s/%s: no comparison: %+v", row.Phase, row.Key, row.Vs)
 		}
 	}
 	var table, js bytes.Buffer
 	rep.writeText(&table)
 	for _, want := range []string{"ack round trips per server CPU-second", "broadcast deliveries per server CPU-second",
-		"server memory per idle connection", "go vs ref", "go vs plain", "ack-1: 1 client", "ack-10: 10 clients"} {
+		"server memory per idle connection", "go vs ref", "go vs plain", "ack-1: 1 client", "ack-10: 10 clients", "poll-5: 5 clients on HTTP long-polling"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
 	}
-	if strings.Contains(table.String(), "—") {
-		t.Errorf("a figure is missing from the table:\n%s", table.String())
+	// A dash only where the plain server has no polling figure: one per
+	// row of that phase.
+	if n, rows := strings.Count(table.String(), "—"), countRows(rep, "poll-5"); n != rows {
+		t.Errorf("%d figures missing from the table, want %d (the plain server's polling):\n%s", n, rows, table.String())
 	}
 	if err := rep.writeJSON(&js); err != nil {
 		t.Fatal(err)
@@ -121,12 +132,22 @@ func TestBenchTool(t *testing.T) {
 	}
 	for _, row := range back.Rows {
 		for _, s := range rep.Servers {
-			if row.Values[s.Name] == nil {
-				t.Errorf("JSON row %s/%s lacks the %s figure", row.Phase, row.Key, s.Name)
+			if noPoll := s.Name == "plain" && row.Phase == "poll-5"; (row.Values[s.Name] == nil) != noPoll {
+				t.Errorf("JSON row %s/%s: the %s figure is %v", row.Phase, row.Key, s.Name, row.Values[s.Name])
 			}
 		}
 	}
 	t.Logf("\n%s", table.String())
+}
+
+func countRows(rep *report, phase string) int {
+	n := 0
+	for _, r := range rep.Rows {
+		if r.Phase == phase {
+			n++
+		}
+	}
+	return n
 }
 
 func TestCommands(t *testing.T) {

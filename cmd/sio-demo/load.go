@@ -33,6 +33,7 @@ type loadConfig struct {
 	Settle      time.Duration // idle wait before each memory reading
 	Conns       int           // idle connections of the memory phase
 	Clients     []int         // closed-loop echo clients, one ack phase each
+	PClients    int           // closed-loop echo clients on polling alone; 0: no polling phase
 	BClients    int           // broadcast receivers (one of them triggers)
 	InFlight    int           // broadcasts not yet fully delivered, at most
 	Payload     int           // bytes of the broadcast payload
@@ -56,7 +57,7 @@ func defaultLoadConfig() loadConfig {
 	return loadConfig{
 		Duration: 10 * time.Second, Dialers: 32, AckTimeout: 10 * time.Second,
 		URL: "http://localhost:3000", Sessions: 10, Transport: "upgrade", Rate: 1, Progress: "auto",
-		Warmup: time.Second, Settle: 3 * time.Second, Conns: 10_000, Clients: []int{1, 100},
+		Warmup: time.Second, Settle: 3 * time.Second, Conns: 10_000, Clients: []int{1, 100}, PClients: 100,
 		BClients: 1_000, InFlight: 4, Payload: 100, EchoPayload: 32, ForceGC: true, Only: "go,ref,plain",
 	}
 }
@@ -90,6 +91,7 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 		Settle      time.Duration `json:"settle_ns"`
 		Conns       int           `json:"conns"`
 		Clients     []int         `json:"clients"`
+		PClients    int           `json:"pclients"`
 		BClients    int           `json:"bclients"`
 		InFlight    int           `json:"inflight"`
 		Payload     int           `json:"payload"`
@@ -97,7 +99,7 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 		ForceGC     bool          `json:"force_gc"`
 		Only        string        `json:"only"`
 		GoMaxProcs  int           `json:"go_maxprocs"`
-	}{s, c.Warmup, c.Settle, c.Conns, c.Clients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs})
+	}{s, c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -115,6 +117,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 		Settle      time.Duration `json:"settle_ns"`
 		Conns       int           `json:"conns"`
 		Clients     []int         `json:"clients"`
+		PClients    int           `json:"pclients"`
 		BClients    int           `json:"bclients"`
 		InFlight    int           `json:"inflight"`
 		Payload     int           `json:"payload"`
@@ -129,7 +132,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 	*c = loadConfig{
 		Compare: v.Compare, Duration: v.Duration, Dialers: v.Dialers, AckTimeout: v.AckTimeout,
 		URL: v.URL, Sessions: v.Sessions, Transport: v.Transport, Rate: v.Rate,
-		Warmup: v.Warmup, Settle: v.Settle, Conns: v.Conns, Clients: v.Clients, BClients: v.BClients,
+		Warmup: v.Warmup, Settle: v.Settle, Conns: v.Conns, Clients: v.Clients, PClients: v.PClients, BClients: v.BClients,
 		InFlight: v.InFlight, Payload: v.Payload, EchoPayload: v.EchoPayload, ForceGC: v.ForceGC,
 		Only: v.Only, GoMaxProcs: v.GoMaxProcs,
 	}
@@ -199,6 +202,7 @@ func loadFlags(fs *flag.FlagSet, cfg *loadConfig) (group map[string]string, quic
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "idle wait before each memory reading")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "idle WebSocket connections for the memory figure")
 	fs.Var(intList{&cfg.Clients}, "clients", "closed-loop clients sending echo with an ack, each sending one at a time: a phase for each `list` entry")
+	fs.IntVar(&cfg.PClients, "pclients", cfg.PClients, "clients on HTTP long-polling alone sending echo with an ack, one at a time each: a phase of its own; 0 skips it")
 	fs.IntVar(&cfg.BClients, "bclients", cfg.BClients, "clients receiving the broadcasts (one of them triggers them)")
 	fs.IntVar(&cfg.InFlight, "inflight", cfg.InFlight, "broadcasts in flight (not yet received by every client) at most")
 	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "bytes of the broadcast payload")
@@ -210,7 +214,7 @@ func loadFlags(fs *flag.FlagSet, cfg *loadConfig) (group map[string]string, quic
 	fs.StringVar(&cfg.Node, "node", "", "node binary for the reference server (default: node on PATH)")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "save the Go server's profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
 	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the Go servers, go and plain (default: the runtime's choice, one per core)")
-	on(flagsCompare, "warmup", "settle", "conns", "clients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs")
+	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs")
 	return group, quickOn
 }
 

@@ -117,7 +117,7 @@ func TestReportShape(t *testing.T) {
 	if rw.Vs["ref"] == nil || rw.Vs["ref"].Value != 1.5 || rw.Vs["ref"].Target != 1.5 || rw.Vs["ref"].Met == nil || !*rw.Vs["ref"].Met {
 		t.Errorf("go vs ref: %+v", rw.Vs["ref"])
 	}
-	if rw.Vs["plain"] == nil || rw.Vs["plain"].Value != 0.75 || rw.Vs["plain"].Target != 0 {
+	if rw.Vs["plain"] == nil || rw.Vs["plain"].Value != 0.75 || rw.Vs["plain"].Target != 0.8 || rw.Vs["plain"].Met == nil || *rw.Vs["plain"].Met {
 		t.Errorf("go vs plain: %+v", rw.Vs["plain"])
 	}
 	if lat := c.Rows[1].Vs; lat["ref"].Value != 2 || lat["plain"].Value != 0.5 {
@@ -129,8 +129,8 @@ func TestReportShape(t *testing.T) {
 	text.Reset()
 	c.writeText(&text)
 	for _, re := range []string{
-		`(?m)^metric +unit +go +ref +plain +go vs ref +target +go vs plain$`,
-		`(?m)^  ack round trips per server CPU-second +1/CPU-s +30 +20 +40 +1\.50x +≥1\.5x met +0\.75x$`,
+		`(?m)^metric +unit +go +ref +plain +go vs ref +target +go vs plain +target$`,
+		`(?m)^  ack round trips per server CPU-second +1/CPU-s +30 +20 +40 +1\.50x +≥1\.5x met +0\.75x +≥0\.8x MISSED$`,
 		`(?m)^  server CPU +s +1 +1 +—$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text.String()) {
@@ -163,6 +163,31 @@ func TestReportShape(t *testing.T) {
 		}
 		if r.Mode == modeCompare && strings.Contains(js.String(), `"sessions"`) {
 			t.Errorf("compare JSON has the URL settings:\n%s", js.String())
+		}
+	}
+}
+
+// The goals by phase: the polling phase has one whatever its client count,
+// and a phase without a goal of its own takes the figure's.
+func TestTargets(t *testing.T) {
+	for _, c := range []struct {
+		server, phase, key string
+		want               float64
+	}{
+		{"ref", "ack-1", "round_trips_per_server_cpu_second", 1.5},
+		{"ref", "ack-100", "round_trips_per_server_cpu_second", 2},
+		{"ref", "ack-10", "round_trips_per_server_cpu_second", 1.5},
+		{"ref", "poll-100", "round_trips_per_server_cpu_second", 1},
+		{"ref", "poll-7", "round_trips_per_server_cpu_second", 1},
+		{"ref", "idle", "memory_per_conn_settled_kib", 1 / 0.6},
+		{"ref", "broadcast", "deliveries_per_server_cpu_second", 2.5},
+		{"plain", "ack-1", "round_trips_per_server_cpu_second", 0.8},
+		{"plain", "ack-100", "round_trips_per_server_cpu_second", 0.9},
+		{"plain", "ack-10", "round_trips_per_server_cpu_second", 0},
+		{"plain", "broadcast", "deliveries_per_server_cpu_second", 0},
+	} {
+		if got := target(c.server, c.phase, c.key); got != c.want {
+			t.Errorf("target(%s, %s, %s) = %v, want %v", c.server, c.phase, c.key, got, c.want)
 		}
 	}
 }
