@@ -105,6 +105,21 @@ func (d *Driver) endInput() []func() {
 	return ready
 }
 
+// recycle gives back the slice endInput returned, once its turns ran, for
+// the next message's.
+func (d *Driver) recycle(ready []func()) {
+	if cap(ready) == 0 || cap(ready) > 16 {
+		return
+	}
+	clear(ready)
+	t := &d.turns
+	t.mu.Lock()
+	if t.ready == nil {
+		t.ready = ready[:0]
+	}
+	t.mu.Unlock()
+}
+
 // deferWrite is the writer's wake-up while the reader is inline: true when
 // the reader (or the hand-off) will write, false when the caller must
 // start the writer.
@@ -167,6 +182,7 @@ func (d *Driver) finishInput(ready []func(), w *wsWriter) bool {
 	if t.deferred.Swap(false) {
 		w.start()
 	}
+	d.recycle(ready)
 	return true
 }
 

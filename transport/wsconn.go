@@ -110,7 +110,7 @@ func (w *WebSocket) waitReadable() {
 	if buffered > 0 {
 		return
 	}
-	_ = w.rc.Read(w.pre.fill)
+	_ = w.rc.Read(w.pre.fillFn)
 }
 
 // Conn is the underlying WebSocket.
@@ -138,7 +138,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	r := brw.Reader
 	var src io.Reader = c
 	if r.Buffered() == 0 {
-		h.pre = &preReader{Conn: c}
+		h.pre = newPreReader(c)
 		src = h.pre
 		h.nc.pre = h.pre
 	}
@@ -198,6 +198,14 @@ type preReader struct {
 	buf *[]byte // pooled; nil when drained
 	off int
 	err error // what the read met, after buf
+
+	fillFn func(fd uintptr) bool // fill, made once: a method value per wait would allocate
+}
+
+func newPreReader(c net.Conn) *preReader {
+	r := &preReader{Conn: c}
+	r.fillFn = r.fill
+	return r
 }
 
 // Read drains what fill read first. It holds mu while it reads the
