@@ -127,10 +127,16 @@ func (b *Backend) WaitReady(ctx context.Context) error {
 	return b.bus.WaitSubscribed(ctx)
 }
 
-// Close disconnects every socket (their gateways close the clients'
-// sessions, and the official client reconnects, to another replica),
+// Close leaves the service: it says goodbye first, so that the gateways
+// hand its sockets over to the other replicas (or hold them for a replica
+// to come, for GatewayOptions.ConnectWait), as when a replica dies but
+// without the wait for its heartbeats; the clients see nothing, except the
+// sockets whose clients wait for an answer from this replica, which are
+// ended (see the package doc, Failures). Then its sockets here end
+// (their disconnect handlers run; what they send, the gateways drop), it
 // waits for the handlers until ctx ends, and leaves Redis.
 func (b *Backend) Close(ctx context.Context) error {
+	b.l.leave()
 	b.Server.Close()
 	b.tmu.Lock()
 	b.closed = true

@@ -88,7 +88,10 @@
 //     "Namespace unavailable", data {reason: "no answer from backend",
 //     service}.
 //   - A replica gone (its heartbeats stopped for three intervals, or it
-//     said goodbye): each gateway hands every socket it had over to the
+//     said goodbye: Backend.Close does first, so that a replica stopped
+//     for a deploy hands its sockets over at once, and one restarted
+//     within ConnectWait gets them back): each gateway hands every socket
+//     it had over to the
 //     least loaded live replica of the service, as a connect that carries
 //     the socket's id, the client's handshake and auth, and a handover
 //     mark (core.RemoteConn.HandleHandover). There the namespace's

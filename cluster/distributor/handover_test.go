@@ -1,6 +1,7 @@
 package distributor_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -249,6 +250,58 @@ func TestReplicaLostTheSocket(t *testing.T) {
 	if a := clients.ack("b", c.seq); a.s("err") != "socket has been disconnected" {
 		t.Fatalf("b: pending ack ended with %v", a)
 	}
+	clients.none(300*time.Millisecond, "another disconnect or connect", func(e ev) bool {
+		return e.s("ev") == "disconnect" || e.s("ev") == "connect"
+	})
+}
+
+// A replica that closes says goodbye first: its sockets are handed over to
+// the other replica at once, and their clients see nothing, except the
+// one that waits for an answer from it, whose socket is ended.
+func TestReplicaLeaves(t *testing.T) {
+	checkLeaks(t)
+	redis := peertest.StartRedis(t)
+	clients := startClients(t)
+	gone := newDisconnects()
+	leaving := chatBackend(t, redis.URL(), gone)
+	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	waitBackends(t, gw, "chat", 1)
+	c := &caller{t: t, clients: clients}
+	ids := map[string]string{}
+	for _, name := range []string{"a", "b"} {
+		clients.connect(name, gw.URL(), "/chat", ev{"token": "secret"})
+		ids[name] = clients.expect(name, "connect").s("id")
+	}
+	other := chatBackend(t, redis.URL(), gone)
+	waitBackends(t, gw, "chat", 2)
+	c.seq++
+	hangSeq := c.seq
+	clients.send(ev{"cmd": "emit", "c": "b", "seq": hangSeq, "event": "hang", "args": []any{}, "ack": true, "timeout": 60000})
+	c.call("b", "replica") // the hanging event has reached the replica
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := leaving.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := clients.expect("b", "disconnect").s("reason"); r != "io server disconnect" {
+		t.Fatalf("b: disconnect reason %q", r)
+	}
+	if a := clients.ack("b", hangSeq); a.s("err") != "socket has been disconnected" {
+		t.Fatalf("b: pending ack ended with %v", a)
+	}
+	eventually(t, "the handover", func() bool { return gw.g.Stats().Handovers == 1 })
+	if got := c.call("a", "whoami"); got != jsonOf(ids["a"]) {
+		t.Fatalf("a: socket %s on the other replica, %s at the client", got, ids["a"])
+	}
+	if got := c.call("a", "replica"); got != jsonOf(other.ID()) {
+		t.Fatalf("a is served by %s", got)
+	}
+	if got := c.call("a", "handedover"); got != "true" {
+		t.Fatalf("a: handed over: %s", got)
+	}
+	// The leaving replica's own socket ended there.
+	gone.wait(t, ids["a"])
 	clients.none(300*time.Millisecond, "another disconnect or connect", func(e ev) bool {
 		return e.s("ev") == "disconnect" || e.s("ev") == "connect"
 	})

@@ -157,6 +157,7 @@ type link struct {
 	subSince   time.Time     // when the channels were last subscribed
 	subNote    chan struct{} // closed and replaced when subscribed or peers change
 	closed     bool
+	left       atomic.Bool // the node said goodbye: it stays silent until closed
 
 	published, received, dropped, invalid, failed, reconnects atomic.Uint64
 	lastLog                                                   sync.Map
@@ -208,6 +209,15 @@ func (l *link) start() {
 func (l *link) nodeChannel(id string) string { return l.opts.Prefix + "#n#" + id }
 func (l *link) hbChannel() string            { return l.opts.Prefix + "#hb" }
 
+// leave says goodbye now, in order with what was queued before, and
+// stops the heartbeats: the other nodes take this one as gone, while it
+// still sends and receives until close.
+func (l *link) leave() {
+	if l.left.CompareAndSwap(false, true) {
+		l.publishEnv(l.hbChannel(), &envelope{Kind: kindBye, From: l.id, Role: l.role, Service: l.service})
+	}
+}
+
 // close says goodbye, publishes what is queued (for at most a second) and
 // stops the goroutines.
 func (l *link) close() {
@@ -219,7 +229,7 @@ func (l *link) close() {
 	l.closed = true
 	close(l.subNote)
 	l.mu.Unlock()
-	l.publishEnv(l.hbChannel(), &envelope{Kind: kindBye, From: l.id, Role: l.role, Service: l.service})
+	l.leave()
 	close(l.done)
 	l.wg.Wait()
 	if l.own {
@@ -344,6 +354,9 @@ func (l *link) subscriber() {
 // onSubscribed runs on the subscription's reader: it only queues a hello,
 // which makes every node answer with a heartbeat at once.
 func (l *link) onSubscribed() {
+	if l.left.Load() {
+		return
+	}
 	l.publishEnv(l.hbChannel(), &envelope{Kind: kindHello, From: l.id, Role: l.role, Service: l.service})
 	l.publishEnv(l.hbChannel(), l.heartbeat())
 	if l.h.subscribed != nil {
@@ -410,7 +423,9 @@ func (l *link) handle(b []byte) {
 		l.touch(e.From, e.Role, e.Service)
 	case kindHello:
 		l.touch(e.From, e.Role, e.Service)
-		l.publishEnv(l.hbChannel(), l.heartbeat())
+		if !l.left.Load() {
+			l.publishEnv(l.hbChannel(), l.heartbeat())
+		}
 	case kindBye:
 		l.mu.Lock()
 		p := l.peers[e.From]
@@ -461,7 +476,7 @@ func (l *link) heartbeats() {
 		case <-l.done:
 			return
 		case now := <-t.C:
-			if now.Sub(last) >= hb {
+			if now.Sub(last) >= hb && !l.left.Load() {
 				l.publishEnv(l.hbChannel(), l.heartbeat())
 				last = now
 			}
@@ -601,6 +616,9 @@ func (l *link) publishBatch(batch []out) {
 	for _, o := range batch {
 		if o.env != nil {
 			msgs = append(msgs, msg{o.channel, o.env})
+			// Items queued after it go in later messages: a goodbye
+			// comes after what was sent before it and before the rest.
+			clear(open)
 			continue
 		}
 		i, ok := open[o.channel]
