@@ -585,9 +585,12 @@ func (a *Adapter) ServerSideEmit(event string, args []any, timeout time.Duration
 	}
 	id := randomID(8)
 	p := &pending{typ: reqServerSideEmit, expected: n - 1, ack: ack}
+	// Held until done ran: no ack, of the timer or of Close, comes first.
+	p.ackMu.Lock()
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
+		p.ackMu.Unlock()
 		return ErrClosed
 	}
 	a.requests[id] = p
@@ -611,6 +614,7 @@ func (a *Adapter) ServerSideEmit(event string, args []any, timeout time.Duration
 	if done != nil {
 		done(n - 1)
 	}
+	p.ackMu.Unlock()
 	a.sendRequest(newObject("uid", a.uid, "requestId", id, "type", int64(reqServerSideEmit), "data", data))
 	return nil
 }
