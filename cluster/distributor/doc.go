@@ -91,20 +91,19 @@
 //     said goodbye: Backend.Close does first, so that a replica stopped
 //     for a deploy hands its sockets over at once, and one restarted
 //     within ConnectWait gets them back): each gateway hands every socket
-//     it had over to the
-//     least loaded live replica of the service, as a connect that carries
-//     the socket's id, the client's handshake and auth, and a handover
-//     mark (core.RemoteConn.HandleHandover). There the namespace's
-//     middlewares and connection handlers run again for the socket, which
-//     keeps its id and reports core.Socket.HandedOver; its rooms and state
-//     on the dead replica are lost, so a connection handler joins its
-//     rooms again, as on any connect. The client sees nothing: no
-//     disconnect, no new connect, the same socket id; the gateway keeps
-//     the new replica's CONNECT answer, and holds what the client sends
-//     until it comes, then sends it on in order. The client's other
-//     namespaces are untouched. Lost: the events the client sent to the
-//     replica in its last moments and during the detection (up to three
-//     heartbeats), and the broadcasts made before the new replica's
+//     it had over to the least loaded live replica of the service, as a
+//     connect that carries the socket's id, the client's handshake and
+//     auth, and a handover mark (core.RemoteConn.HandleHandover). There
+//     the namespace's middlewares and connection handlers run again for
+//     the socket, which keeps its id and reports core.Socket.HandedOver;
+//     its rooms and state on the dead replica are lost, so a connection
+//     handler joins its rooms again, as on any connect. The client sees
+//     nothing: no disconnect, no new connect, the same socket id; the
+//     gateway keeps the new replica's CONNECT answer, and holds what the
+//     client sends until it comes, then sends it on in order. The client's
+//     other namespaces are untouched. Lost: the events the client sent to
+//     the replica in its last moments and during the detection (up to
+//     three heartbeats), and the broadcasts made before the new replica's
 //     connection handlers put the socket back in its rooms, as on a
 //     reconnect.
 //   - A socket is not handed over, but ended at the client with a
