@@ -42,6 +42,21 @@ type Conn struct {
 	routes map[string]Route
 
 	runner func(fn func()) // set by the adapter before any input; see SetRunner
+	wait   func()          // set by the adapter before any input; see SetWaiting
+}
+
+// SetWaiting gives the adapter word of a turn that is about to wait for
+// its client (EmitWithAck): a transport that runs turns on its reader, and
+// writes their output once they return, then writes and reads on at once
+// rather than when it notices that the turn lasts. w may be called from
+// any goroutine, and must not block. Call it before the first input.
+func (c *Conn) SetWaiting(w func()) { c.wait = w }
+
+// waiting tells the adapter that a turn is about to wait.
+func (c *Conn) waiting() {
+	if c.wait != nil {
+		c.wait()
+	}
 }
 
 // SetRunner has the adapter start the runners of this connection's sockets

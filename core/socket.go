@@ -250,6 +250,7 @@ func (s *Socket) EmitAck(event string, ack AckFunc, args ...any) error {
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
 		id, err := s.emitID(event, args, ack, 0, false)
+		s.conn.waiting()
 		return func() { s.cancelAck(id) }, err
 	})
 }
@@ -333,6 +334,7 @@ func (e *SocketEmitter) EmitAck(event string, ack AckFunc, args ...any) error {
 func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	return emitWithAck(ctx, func(ack AckFunc) (func(), error) {
 		id, err := e.s.emitID(event, args, ack, e.timeout, e.volatile)
+		e.s.conn.waiting()
 		return func() { e.s.cancelAck(id) }, err
 	})
 }

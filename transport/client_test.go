@@ -825,3 +825,44 @@ func TestClient_UpgradeUnderLoad(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// A handler that asks its client and waits (EmitWithAck), run by the
+// WebSocket reader itself, says so: the reader writes the question and
+// reads the answer on at once. With the watch held, the answer could not
+// come otherwise.
+func TestClient_WaitingTurnHandsOff(t *testing.T) {
+	transport.HoldInlineRuns(t.Cleanup)
+	md := modes[1] // websocket
+	_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
+		srv.Of("/").OnConnection(func(s *core.Socket) {
+			s.On("start", func(e *core.Event) {
+				a, err := s.EmitWithAck(context.Background(), "question", "q")
+				if err != nil {
+					_ = e.Ack("error: " + err.Error())
+					return
+				}
+				_ = e.Ack(a.Values()...)
+			})
+		})
+	})
+	c := dial(t, ts.URL, md, nil)
+	s := c.Socket("/", nil)
+	s.On("question", func(e *transport.ClientEvent) {
+		var q string
+		_ = e.Bind(&q)
+		_ = e.Ack("answer:" + q)
+	})
+	if err := s.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		a, err := s.EmitWithAck(ctxT(t), "start")
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		var ans string
+		if err := a.Bind(&ans); err != nil || ans != "answer:q" {
+			t.Fatalf("round %d: %q, %v", i, ans, err)
+		}
+	}
+}

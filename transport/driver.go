@@ -135,6 +135,9 @@ func (d *Driver) Attach(c Conn) {
 	if r, ok := c.(turnRunner); ok {
 		r.SetRunner(d.runTurn)
 	}
+	if w, ok := c.(turnWaiter); ok {
+		w.SetWaiting(d.turnWaits)
+	}
 	d.mu.Lock()
 	d.conn = c
 	d.timer = time.AfterFunc(time.Hour, d.tick)

@@ -40,6 +40,27 @@ type turnRunner interface {
 	SetRunner(r func(fn func()))
 }
 
+// turnWaiter is the optional interface of a session that says when a turn
+// is about to wait for its peer (core.Conn).
+type turnWaiter interface {
+	SetWaiting(w func())
+}
+
+// turnWaits is the session's word that a turn is about to wait for the
+// peer (EmitWithAck in a handler): if the reader is running a turn, it
+// hands off at once, so that what the turn sent is written now and the
+// answer is read, instead of after a tick of the watch. From another
+// goroutine than the reader's it costs at most a needless hand-off.
+func (d *Driver) turnWaits() {
+	t := &d.turns
+	if !t.inline.Load() {
+		return
+	}
+	if r := t.run.Load(); r%4 == inlineRunning {
+		d.handOff(r - inlineRunning)
+	}
+}
+
 // turns is the driver's part in running turns.
 type turns struct {
 	mu      sync.Mutex
@@ -220,6 +241,7 @@ type turnWatch struct {
 	tick   atomic.Uint64
 	alive  atomic.Bool // a goroutine ticks
 	next   atomic.Uint32
+	late   atomic.Uint64 // tests: lateTicks, when not 0
 }
 
 type watchShard struct {
@@ -229,6 +251,15 @@ type watchShard struct {
 }
 
 type watchedRun struct{ run, tick uint64 }
+
+// lateTicks is how many ticks after it started a run is handed off: 2 (it
+// has lasted one tick at least), unless a test says otherwise.
+func (w *turnWatch) lateTicks() uint64 {
+	if n := w.late.Load(); n != 0 {
+		return n
+	}
+	return 2
+}
 
 // shardOf gives a new driver its shard.
 func (w *turnWatch) shardOf() uint32 { return w.next.Add(1) % uint32(len(w.shards)) }
@@ -267,7 +298,7 @@ func (w *turnWatch) scan(tick uint64, late []lateRun) (int, []lateRun) {
 		s.mu.Lock()
 		n += len(s.runs)
 		for d, r := range s.runs {
-			if tick-r.tick >= 2 {
+			if tick-r.tick >= w.lateTicks() {
 				late = append(late, lateRun{d, r.run})
 			}
 		}
