@@ -153,7 +153,7 @@ func runBench(ctx context.Context, cfg loadConfig, log io.Writer) (*report, erro
 			case "ref":
 				return startRefServer(ctx, node, script, log)
 			default:
-				return startGoServer(ctx, cfg.GoMaxProcs, name == "plain", log)
+				return startGoServer(ctx, cfg.GoBin, cfg.GoMaxProcs, name == "plain", log)
 			}
 		}
 		r, err := b.measure(ctx, name, start)

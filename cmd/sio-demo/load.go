@@ -41,6 +41,7 @@ type loadConfig struct {
 	ForceGC     bool          // full collection before memory readings
 	Only        string        // servers: a comma-separated subset of go, ref, plain
 	GoMaxProcs  int           // GOMAXPROCS of the Go servers; 0: the runtime's default
+	GoBin       string        // another sio-demo binary to run as the go server; "": this one
 	// Neither mode's figures depend on these: not in the report.
 	JSON       bool
 	Progress   string           // url mode: auto, on, off
@@ -99,7 +100,8 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 		ForceGC     bool          `json:"force_gc"`
 		Only        string        `json:"only"`
 		GoMaxProcs  int           `json:"go_maxprocs"`
-	}{s, c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs})
+		GoBin       string        `json:"go_bin,omitempty"`
+	}{s, c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoBin})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -125,6 +127,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 		ForceGC     bool          `json:"force_gc"`
 		Only        string        `json:"only"`
 		GoMaxProcs  int           `json:"go_maxprocs"`
+		GoBin       string        `json:"go_bin"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
@@ -134,7 +137,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 		URL: v.URL, Sessions: v.Sessions, Transport: v.Transport, Rate: v.Rate,
 		Warmup: v.Warmup, Settle: v.Settle, Conns: v.Conns, Clients: v.Clients, PClients: v.PClients, BClients: v.BClients,
 		InFlight: v.InFlight, Payload: v.Payload, EchoPayload: v.EchoPayload, ForceGC: v.ForceGC,
-		Only: v.Only, GoMaxProcs: v.GoMaxProcs,
+		Only: v.Only, GoMaxProcs: v.GoMaxProcs, GoBin: v.GoBin,
 	}
 	return nil
 }
@@ -213,8 +216,9 @@ func loadFlags(fs *flag.FlagSet, cfg *loadConfig) (group map[string]string, quic
 	fs.StringVar(&cfg.RefServer, "refserver", "", "path of testdata/refserver.js (default: found from the working directory)")
 	fs.StringVar(&cfg.Node, "node", "", "node binary for the reference server (default: node on PATH)")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "save the Go server's profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
+	fs.StringVar(&cfg.GoBin, "gobin", "", "another sio-demo `binary` whose serve subcommand is the go server (default: this one): to measure a build of other code with the same tool")
 	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the Go servers, go and plain (default: the runtime's choice, one per core)")
-	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs")
+	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs", "gobin")
 	return group, quickOn
 }
 

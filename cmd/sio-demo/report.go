@@ -422,7 +422,9 @@ func targetText(rt *ratio) string {
 	if rt == nil || rt.Target <= 0 {
 		return ""
 	}
-	s := fmt.Sprintf("≥%sx", trimFloat(rt.Target))
+	// Two decimals at most: 1/0.6 reads ≥1.67x.
+	t := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(rt.Target, 'f', 2, 64), "0"), ".")
+	s := "≥" + t + "x"
 	if rt.Met != nil {
 		if *rt.Met {
 			s += " met"

@@ -191,3 +191,20 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetText(t *testing.T) {
+	no, yes := false, true
+	for _, c := range []struct {
+		rt   *ratio
+		want string
+	}{
+		{&ratio{Value: 2, Target: 1 / 0.6, Met: &yes}, "≥1.67x met"},
+		{&ratio{Value: 1, Target: 1.5, Met: &no}, "≥1.5x MISSED"},
+		{&ratio{Value: 1, Target: 2}, "≥2x"},
+		{&ratio{Value: 1}, ""},
+	} {
+		if got := targetText(c.rt); got != c.want {
+			t.Errorf("targetText(%+v) = %q, want %q", *c.rt, got, c.want)
+		}
+	}
+}

@@ -39,10 +39,14 @@ var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 // startGoServer re-executes this program as "serve" on a free loopback
 // port, with -plain the ceiling server. A positive maxProcs sets its
 // GOMAXPROCS.
-func startGoServer(ctx context.Context, maxProcs int, plain bool, log io.Writer) (*serverProc, error) {
+// bin, when set, is another sio-demo binary whose serve runs the go server.
+func startGoServer(ctx context.Context, bin string, maxProcs int, plain bool, log io.Writer) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
+	}
+	if bin != "" && !plain {
+		exe = bin
 	}
 	args := []string{"serve", "-addr", "127.0.0.1:0", "-debug"}
 	name := "go"
