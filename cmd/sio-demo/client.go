@@ -164,25 +164,31 @@ func (c *client) readLoop() {
 			c.err = err
 			return
 		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			n, rerr := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				c.err = rerr
-				return
-			}
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			c.err = err
+			return
 		}
 		if err := c.dispatch(buf); err != nil {
 			c.err = err
 			c.ws.CloseNow()
 			return
+		}
+	}
+}
+
+// readAll appends what r reads to buf, until the end of r.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }
@@ -281,15 +287,8 @@ func newEchoer(c *client, payload string) *echoer {
 func (e *echoer) roundTrip(ctx context.Context, timeout time.Duration) error {
 	id := e.next
 	e.next++
-	m := append(e.msg[:0], "42"...)
-	m = strconv.AppendInt(m, id, 10)
-	m = append(m, `["echo",`...)
-	m = strconv.AppendInt(m, id, 10)
-	m = append(m, `,"`...)
-	m = append(m, e.payload...)
-	m = append(m, `"]`...)
-	e.msg = m
-	if err := e.c.send(m); err != nil {
+	e.msg = appendEcho(e.msg[:0], id, e.payload)
+	if err := e.c.send(e.msg); err != nil {
 		return err
 	}
 	e.timer.Reset(timeout)
@@ -307,6 +306,17 @@ func (e *echoer) roundTrip(ctx context.Context, timeout time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// appendEcho appends the message 42<id>["echo",<id>,"<payload>"].
+func appendEcho(m []byte, id int64, payload string) []byte {
+	m = append(m, "42"...)
+	m = strconv.AppendInt(m, id, 10)
+	m = append(m, `["echo",`...)
+	m = strconv.AppendInt(m, id, 10)
+	m = append(m, `,"`...)
+	m = append(m, payload...)
+	return append(m, `"]`...)
 }
 
 // dialAll connects n clients with workers parallel dials; on the first

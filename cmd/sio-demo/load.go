@@ -68,26 +68,21 @@ var quick = map[string]string{
 	"duration": "2s", "warmup": "500ms", "settle": "1s", "conns": "1000", "clients": "1,100", "bclients": "200",
 }
 
-// MarshalJSON writes the settings of the mode that ran.
-func (c loadConfig) MarshalJSON() ([]byte, error) {
-	type shared struct {
+// The settings in JSON: those of both modes, then those of each.
+type (
+	sharedJSON struct {
 		Compare    bool          `json:"compare"`
 		Duration   time.Duration `json:"duration_ns"`
 		Dialers    int           `json:"dialers"`
 		AckTimeout time.Duration `json:"ack_timeout_ns"`
 	}
-	s := shared{c.Compare, c.Duration, c.Dialers, c.AckTimeout}
-	if !c.Compare {
-		return json.Marshal(struct {
-			shared
-			URL       string  `json:"url"`
-			Sessions  int     `json:"sessions"`
-			Transport string  `json:"transport"`
-			Rate      float64 `json:"rate"`
-		}{s, c.URL, c.Sessions, c.Transport, c.Rate})
+	urlJSON struct {
+		URL       string  `json:"url"`
+		Sessions  int     `json:"sessions"`
+		Transport string  `json:"transport"`
+		Rate      float64 `json:"rate"`
 	}
-	return json.Marshal(struct {
-		shared
+	compareJSON struct {
 		Warmup      time.Duration `json:"warmup_ns"`
 		Settle      time.Duration `json:"settle_ns"`
 		Conns       int           `json:"conns"`
@@ -101,43 +96,41 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 		Only        string        `json:"only"`
 		GoMaxProcs  int           `json:"go_maxprocs"`
 		GoBin       string        `json:"go_bin,omitempty"`
-	}{s, c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoBin})
+	}
+)
+
+// MarshalJSON writes the settings of the mode that ran.
+func (c loadConfig) MarshalJSON() ([]byte, error) {
+	s := sharedJSON{c.Compare, c.Duration, c.Dialers, c.AckTimeout}
+	if !c.Compare {
+		return json.Marshal(struct {
+			sharedJSON
+			urlJSON
+		}{s, urlJSON{c.URL, c.Sessions, c.Transport, c.Rate}})
+	}
+	return json.Marshal(struct {
+		sharedJSON
+		compareJSON
+	}{s, compareJSON{c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoBin}})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (c *loadConfig) UnmarshalJSON(b []byte) error {
 	var v struct {
-		Compare     bool          `json:"compare"`
-		Duration    time.Duration `json:"duration_ns"`
-		Dialers     int           `json:"dialers"`
-		AckTimeout  time.Duration `json:"ack_timeout_ns"`
-		URL         string        `json:"url"`
-		Sessions    int           `json:"sessions"`
-		Transport   string        `json:"transport"`
-		Rate        float64       `json:"rate"`
-		Warmup      time.Duration `json:"warmup_ns"`
-		Settle      time.Duration `json:"settle_ns"`
-		Conns       int           `json:"conns"`
-		Clients     []int         `json:"clients"`
-		PClients    int           `json:"pclients"`
-		BClients    int           `json:"bclients"`
-		InFlight    int           `json:"inflight"`
-		Payload     int           `json:"payload"`
-		EchoPayload int           `json:"echo_payload"`
-		ForceGC     bool          `json:"force_gc"`
-		Only        string        `json:"only"`
-		GoMaxProcs  int           `json:"go_maxprocs"`
-		GoBin       string        `json:"go_bin"`
+		sharedJSON
+		urlJSON
+		compareJSON
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
+	s, u, k := v.sharedJSON, v.urlJSON, v.compareJSON
 	*c = loadConfig{
-		Compare: v.Compare, Duration: v.Duration, Dialers: v.Dialers, AckTimeout: v.AckTimeout,
-		URL: v.URL, Sessions: v.Sessions, Transport: v.Transport, Rate: v.Rate,
-		Warmup: v.Warmup, Settle: v.Settle, Conns: v.Conns, Clients: v.Clients, PClients: v.PClients, BClients: v.BClients,
-		InFlight: v.InFlight, Payload: v.Payload, EchoPayload: v.EchoPayload, ForceGC: v.ForceGC,
-		Only: v.Only, GoMaxProcs: v.GoMaxProcs, GoBin: v.GoBin,
+		Compare: s.Compare, Duration: s.Duration, Dialers: s.Dialers, AckTimeout: s.AckTimeout,
+		URL: u.URL, Sessions: u.Sessions, Transport: u.Transport, Rate: u.Rate,
+		Warmup: k.Warmup, Settle: k.Settle, Conns: k.Conns, Clients: k.Clients, PClients: k.PClients, BClients: k.BClients,
+		InFlight: k.InFlight, Payload: k.Payload, EchoPayload: k.EchoPayload, ForceGC: k.ForceGC,
+		Only: k.Only, GoMaxProcs: k.GoMaxProcs, GoBin: k.GoBin,
 	}
 	return nil
 }

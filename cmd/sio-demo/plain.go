@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -100,19 +99,8 @@ func (p *plainServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			n, rerr := rd.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return
-			}
+		if buf, err = readAll(rd, buf[:0]); err != nil {
+			return
 		}
 		msg := buf
 		switch {

@@ -134,17 +134,10 @@ func (e *pollEchoer) poll(ctx context.Context, f func(pkt []byte) error) error {
 func (e *pollEchoer) roundTrip(ctx context.Context, timeout time.Duration) error {
 	id := e.next
 	e.next++
-	m := append(e.msg[:0], "42"...)
-	m = strconv.AppendInt(m, id, 10)
-	m = append(m, `["echo",`...)
-	m = strconv.AppendInt(m, id, 10)
-	m = append(m, `,"`...)
-	m = append(m, e.payload...)
-	m = append(m, `"]`...)
-	e.msg = m
+	e.msg = appendEcho(e.msg[:0], id, e.payload)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := e.post(ctx, m); err != nil {
+	if err := e.post(ctx, e.msg); err != nil {
 		return err
 	}
 	want := strconv.AppendInt([]byte("3"), id, 10)
