@@ -24,11 +24,13 @@
 // # Application code
 //
 // A session whose handlers may block (core.Conn) has its sockets' turns run
-// by the driver: the WebSocket reader runs the turn its message made ready
-// and hands reading to a new goroutine if that turn is still running after
-// a millisecond; other turns get goroutines of their own (turns.go). The
-// reader also stops reading while the session's inboxes are full
-// (ReadPaused), which holds the peer back through TCP.
+// by the driver: the WebSocket reader runs the turn its message made ready,
+// then writes what the turn sent, itself. One watch goroutine for the
+// process hands reading (and writing) to new goroutines if that run is
+// still going after one to two milliseconds, or at once when the turn says
+// it waits for its client (EmitWithAck); other turns get goroutines of
+// their own (turns.go). The reader also stops reading while the session's
+// inboxes are full (ReadPaused), which holds the peer back through TCP.
 //
 // It imports core, core/client, core/eio, core/sio and
 // github.com/coder/websocket.
