@@ -173,9 +173,11 @@ func readFailure(sock *WebSocket, err error) (websocket.StatusCode, error) {
 	return 0, nil
 }
 
-// wsWriter writes a session's output to its WebSocket. It has no goroutine
-// while there is nothing to write: a wake starts one, which writes all
-// that is queued, corked into one network write per batch, and ends.
+// wsWriter writes a session's output to its WebSocket, all that is queued
+// in one network write per batch. It has no goroutine while there is
+// nothing to write: the reader writes what its message's turn sent itself
+// (flush, turns.go), and any other wake starts a goroutine that writes and
+// ends.
 type wsWriter struct {
 	d    *Driver
 	ws   *WebSocket
