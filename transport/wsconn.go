@@ -155,11 +155,20 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		h.nc.guard = h.guard
 	}
 	if r.Buffered() == 0 {
-		r = bufio.NewReaderSize(h.nc, 256)
+		r = bufio.NewReaderSize(h.nc, hijackBuf)
 		h.br = r
 	}
-	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, 256)), nil
+	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, hijackBuf)), nil
 }
+
+// hijackBuf is the size of the WebSocket library's read and write buffers
+// (bufio's least). Each idle connection holds both, and neither needs more:
+// the bytes a read waits for are in the pooled pre-read buffer (preReader),
+// a read of a payload larger than the buffer goes straight through it, and
+// data frames are written by the writer through the cork, which leaves in
+// one write (the library writes only control frames, and with compression
+// its data frames, corked too).
+const hijackBuf = 16
 
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
