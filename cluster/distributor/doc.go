@@ -170,6 +170,7 @@
 // one connection per client for several services, broadcasts fanned out
 // by the gateways.
 //
-// It imports core, core/eio, core/sio, cluster, github.com/redis/rueidis
-// and github.com/vmihailenco/msgpack/v5.
+// It imports core, core/eio, core/sio, cluster, cluster/internal/subloop
+// (the loop that keeps its Pub/Sub connection subscribed),
+// github.com/redis/rueidis and github.com/vmihailenco/msgpack/v5.
 package distributor

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/cluster/internal/subloop"
 )
 
 // Limits bound what a node accepts from Redis.
@@ -278,77 +279,52 @@ func (l *link) notifyLocked() {
 // ---------------------------------------------------------------------------
 // Receiving.
 
-const (
-	minBackoff     = 50 * time.Millisecond
-	maxBackoff     = 2 * time.Second
-	commandTimeout = 5 * time.Second
-)
+// commandTimeout bounds one command of the link's own (subscribe, publish
+// batch).
+const commandTimeout = subloop.CommandTimeout
 
 // subscriber keeps a dedicated connection subscribed to the node's channel
 // and the heartbeat channel, and makes it again when it is lost.
 func (l *link) subscriber() {
 	defer l.wg.Done()
-	backoff := minBackoff
-	first := true
-	for {
-		select {
-		case <-l.done:
-			return
-		default:
-		}
-		if !first {
-			l.reconnects.Add(1)
-		}
-		first = false
-		dc, release := l.client.Dedicate()
-		acked := 0
-		wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
-			OnMessage: l.onMessage,
-			OnSubscription: func(s rueidis.PubSubSubscription) {
-				if s.Kind != "subscribe" {
-					return
-				}
-				l.mu.Lock()
-				acked++
-				if acked == 2 {
-					l.subscribed = true
-					l.subSince = time.Now()
-					l.notifyLocked()
-				}
-				l.mu.Unlock()
-				if acked == 2 {
-					l.onSubscribed()
-				}
-			},
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-		err := dc.Do(ctx, dc.B().Subscribe().Channel(l.nodeChannel(l.id), l.hbChannel()).Build()).Error()
-		cancel()
-		if err == nil {
-			backoff = minBackoff
-			select {
-			case err = <-wait:
-				if err == nil {
-					err = errors.New("subscription connection closed")
-				}
-			case <-l.done:
-				release()
+	subloop.Run(l.client, l.done, subloop.Loop{
+		Hooks: rueidis.PubSubHooks{
+			OnMessage:      l.onMessage,
+			OnSubscription: l.onSubscription,
+		},
+		Subscribe: func(dc rueidis.DedicatedClient) error {
+			ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+			defer cancel()
+			return dc.Do(ctx, dc.B().Subscribe().Channel(l.nodeChannel(l.id), l.hbChannel()).Build()).Error()
+		},
+		Reconnecting: func() { l.reconnects.Add(1) },
+		Ended: func(err error, retryIn time.Duration) {
+			if err == nil { // closing
 				return
 			}
-		}
-		release()
-		l.mu.Lock()
-		l.subscribed = false
-		l.notifyLocked()
-		l.mu.Unlock()
-		l.logLimited("subscribe", "distributor: subscription lost; reconnecting", "err", err, "retry_in", backoff)
-		select {
-		case <-l.done:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, maxBackoff)
+			l.mu.Lock()
+			l.subscribed = false
+			l.notifyLocked()
+			l.mu.Unlock()
+			l.logLimited("subscribe", "distributor: subscription lost; reconnecting", "err", err, "retry_in", retryIn)
+		},
+	})
+}
+
+// onSubscription runs on the subscription's reader. Redis confirms each
+// channel with the count of the connection's subscriptions: the second
+// means both are subscribed on this connection (a new one starts from
+// none).
+func (l *link) onSubscription(s rueidis.PubSubSubscription) {
+	if s.Kind != "subscribe" || s.Count != 2 {
+		return
 	}
+	l.mu.Lock()
+	l.subscribed = true
+	l.subSince = time.Now()
+	l.notifyLocked()
+	l.mu.Unlock()
+	l.onSubscribed()
 }
 
 // onSubscribed runs on the subscription's reader: it only queues a hello,

@@ -2,7 +2,7 @@
 // dedicated connection of a rueidis client, subscribes, waits until the
 // connection is lost, and starts again after a backoff, until told to
 // stop. The cluster bus (package cluster) runs its classic protocol's
-// subscriptions on it; cluster/distributor can run its own on it too.
+// subscriptions on it, and cluster/distributor a node's two channels.
 //
 // It imports github.com/redis/rueidis only. Its entry point is [Run].
 package subloop
