@@ -27,7 +27,7 @@
 // by the driver: the WebSocket reader runs the turn its message made ready,
 // then writes what the turn sent, itself. One watch goroutine for the
 // process hands reading (and writing) to new goroutines if that run is
-// still going after one to two milliseconds, or at once when the turn says
+// still going after five to ten milliseconds, or at once when the turn says
 // it waits for its client (EmitWithAck); other turns get goroutines of
 // their own (turns.go). The reader also stops reading while the session's
 // inboxes are full (ReadPaused), which holds the peer back through TCP.
