@@ -440,21 +440,33 @@ func (l *link) touch(id string, role uint8, service string) *peer {
 }
 
 // heartbeats publishes the node's heartbeat every interval and forgets the
-// peers not heard from for three.
+// peers not heard from for three. After a tick that came late by more than
+// an interval (this process did not run: a pause of the machine, a stop
+// signal), it forgets nobody for one more interval: the peers' heartbeats
+// may be waiting, unread, in its own connection.
 func (l *link) heartbeats() {
 	defer l.wg.Done()
 	hb := l.opts.Heartbeat
 	t := time.NewTicker(hb / 2)
 	defer t.Stop()
 	last := time.Now()
+	prev, grace := last, time.Time{}
 	for {
 		select {
 		case <-l.done:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
+			if now.Sub(prev) > hb/2+hb {
+				grace = now.Add(hb)
+			}
+			prev = now
 			if now.Sub(last) >= hb && !l.left.Load() {
 				l.publishEnv(l.hbChannel(), l.heartbeat())
 				last = now
+			}
+			if now.Before(grace) {
+				continue
 			}
 			var gone []*peer
 			l.mu.Lock()
