@@ -866,3 +866,68 @@ func TestClient_WaitingTurnHandsOff(t *testing.T) {
 		}
 	}
 }
+
+// A turn handed off because it waited (EmitWithAck) may end while the new
+// reader runs a turn of its own that blocks: that one must still be handed
+// off when it lasts, so that the connection's other sockets are read. Here
+// /a's handler returns only once /b's blocking handler has begun; /a's next
+// event must then be answered while /b's still blocks.
+func TestClient_HandedOffTurnEndsDuringNextRun(t *testing.T) {
+	md := modes[1] // websocket
+	bBegan, release := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	_, ts := newServer(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
+		srv.Of("/a").OnConnection(func(s *core.Socket) {
+			s.On("ask", func(e *core.Event) {
+				a, err := s.EmitWithAck(context.Background(), "question")
+				<-bBegan
+				if err != nil {
+					_ = e.Ack("error: " + err.Error())
+					return
+				}
+				_ = e.Ack(a.Values()...)
+			})
+			s.On("ping", func(e *core.Event) { _ = e.Ack("pong") })
+		})
+		srv.Of("/b").OnConnection(func(s *core.Socket) {
+			s.On("block", func(e *core.Event) {
+				close(bBegan)
+				<-release
+				_ = e.Ack("released")
+			})
+		})
+	})
+	c := dial(t, ts.URL, md, nil)
+	a, b := c.Socket("/a", nil), c.Socket("/b", nil)
+	a.On("question", func(e *transport.ClientEvent) {
+		_ = e.Ack("answer")
+		// Right after the answer, on the same connection: /b's turn, which
+		// the new reader runs itself.
+		_ = b.EmitAck("block", func(core.Args, error) {})
+	})
+	for _, s := range []*transport.ClientSocket{a, b} {
+		if err := s.Connect(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.EmitWithAck(ctxT(t), "ask"); err != nil {
+		t.Fatal(err)
+	}
+	// /b's handler still blocks: the ping is read and answered only if its
+	// run was handed off.
+	ans, err := a.EmitWithAck(ctxT(t), "ping")
+	if err != nil {
+		t.Fatalf("ping while /b blocks: %v", err)
+	}
+	var pong string
+	if err := ans.Bind(&pong); err != nil || pong != "pong" {
+		t.Fatalf("ping: %q, %v", pong, err)
+	}
+	close(release)
+}

@@ -196,7 +196,7 @@ func (d *Driver) finishInput(ready []func(), w *wsWriter) bool {
 	if t.deferred.Swap(false) {
 		w.flush()
 	}
-	watch.remove(d)
+	watch.remove(d, run)
 	if !t.run.CompareAndSwap(run|inlineRunning, run|inlineDone) {
 		// Reading went on without us: this goroutine was counted as
 		// application code when it was handed off.
@@ -281,10 +281,14 @@ func (w *turnWatch) add(d *Driver, run uint64) {
 	}
 }
 
-func (w *turnWatch) remove(d *Driver) {
+// remove ends the watch of d's run. A run handed off may end after the
+// new reader's next run began: that one stays watched.
+func (w *turnWatch) remove(d *Driver, run uint64) {
 	s := &w.shards[d.turns.shard]
 	s.mu.Lock()
-	delete(s.runs, d)
+	if r, ok := s.runs[d]; ok && r.run == run {
+		delete(s.runs, d)
+	}
 	s.mu.Unlock()
 }
 
