@@ -527,3 +527,37 @@ func TestSlowConsumerClosesOnlyItself(t *testing.T) {
 		t.Fatal("the fast client was closed")
 	}
 }
+
+// Handlers of one socket, kept in one list: each event runs its own in the
+// order they were added; a Once runs once among the others; Off removes
+// one event's handlers only; a handler added while an event runs sees the
+// next event, not this one; a removed one sees none.
+func TestHandlerList(t *testing.T) {
+	h := newHarness(t, Config{})
+	var log []string
+	h.srv.Of("/").OnConnection(func(s *Socket) {
+		s.On("a", func(e *Event) { log = append(log, "a1") })
+		s.On("b", func(e *Event) { log = append(log, "b1") })
+		s.Once("a", func(e *Event) {
+			log = append(log, "a-once")
+			s.On("a", func(e *Event) { log = append(log, "a-late") })
+		})
+		off := s.On("a", func(e *Event) { log = append(log, "a3") })
+		s.On("b", func(e *Event) { log = append(log, "b2") })
+		s.On("drop-a3", func(e *Event) { off() })
+		s.On("off-b", func(e *Event) { s.Off("b") })
+	})
+	cl := h.dial()
+	cl.connect("/")
+	cl.send(`42["a"]`, `42["b"]`, `42["a"]`, `42["drop-a3"]`, `42["a"]`, `42["off-b"]`, `42["b"]`, `42["a"]`)
+	want := []string{
+		"a1", "a-once", "a3", // the first a: the late handler is not run yet
+		"b1", "b2",
+		"a1", "a3", "a-late", // the once is gone, the late one runs last
+		"a1", "a-late", // a3 removed
+		"a1", "a-late", // b's handlers gone, a's kept
+	}
+	if !slices.Equal(log, want) {
+		t.Fatalf("log %q,\nwant %q", log, want)
+	}
+}

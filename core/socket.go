@@ -12,9 +12,10 @@ import (
 )
 
 type handlerEntry struct {
-	h    EventHandler
-	once bool
-	id   uint64
+	h     EventHandler
+	event string // for the event handlers; "" for OnAny's
+	once  bool
+	id    uint64
 }
 
 // Socket is one client's connection to one namespace.
@@ -37,8 +38,12 @@ type Socket struct {
 	// hasAnyOut: OnAnyOutgoing listeners exist (read on every broadcast).
 	hasAnyOut atomic.Bool
 
-	mu              sync.Mutex
-	handlers        map[string][]handlerEntry
+	mu sync.Mutex
+	// handlers of every event, in the order they were added. A slice, not
+	// a map by event: a socket has few, and a map costs each socket about
+	// 400 bytes. It is replaced, never changed in place below its length,
+	// so that dispatch may run a copy of it unlocked.
+	handlers        []handlerEntry
 	anyHandlers     []handlerEntry
 	anyOut          []func(event string, args []any)
 	onDisconnecting []func(reason string)
@@ -110,19 +115,14 @@ func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(e
 func (s *Socket) on(event string, h EventHandler, once bool) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.handlers == nil {
-		s.handlers = make(map[string][]handlerEntry)
-	}
 	s.nextHandler++
 	id := s.nextHandler
-	s.handlers[event] = append(s.handlers[event], handlerEntry{h: h, once: once, id: id})
+	// Appending writes past the length only, which no copy reads.
+	s.handlers = append(s.handlers, handlerEntry{h: h, event: event, once: once, id: id})
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.handlers[event] = removeHandler(s.handlers[event], id)
-		if len(s.handlers[event]) == 0 {
-			delete(s.handlers, event)
-		}
+		s.handlers = removeHandler(s.handlers, id)
 	}
 }
 
@@ -138,8 +138,26 @@ func removeHandler(list []handlerEntry, id uint64) []handlerEntry {
 // Off removes every handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers = keepHandlers(s.handlers, func(e handlerEntry) bool { return e.event != event })
 	s.mu.Unlock()
+}
+
+// keepHandlers is a new list of the handlers of list that keep says to
+// keep; list itself when it keeps them all.
+func keepHandlers(list []handlerEntry, keep func(handlerEntry) bool) []handlerEntry {
+	for i, e := range list {
+		if keep(e) {
+			continue
+		}
+		kept := append([]handlerEntry(nil), list[:i]...)
+		for _, e := range list[i+1:] {
+			if keep(e) {
+				kept = append(kept, e)
+			}
+		}
+		return kept
+	}
+	return list
 }
 
 // OnAny adds a handler that sees every incoming event before its own
@@ -493,31 +511,18 @@ func (s *Socket) dispatch(e *Event) {
 	name := e.Name
 	s.mu.Lock()
 	anyH := s.anyHandlers
-	list := s.handlers[name]
-	for i, h := range list {
-		if h.once {
-			// Drop the once handlers before running them (the list is
-			// copied: handlers may run after a later On appended to it).
-			kept := append([]handlerEntry(nil), list[:i]...)
-			for _, h := range list[i+1:] {
-				if !h.once {
-					kept = append(kept, h)
-				}
-			}
-			if len(kept) == 0 {
-				delete(s.handlers, name)
-			} else {
-				s.handlers[name] = kept
-			}
-			break
-		}
-	}
+	list := s.handlers
+	// Drop this event's once handlers before running them: a new list,
+	// while list, as it was, runs.
+	s.handlers = keepHandlers(list, func(h handlerEntry) bool { return !h.once || h.event != name })
 	s.mu.Unlock()
 	for _, h := range anyH {
 		h.h(e)
 	}
 	for _, h := range list {
-		h.h(e)
+		if h.event == name {
+			h.h(e)
+		}
 	}
 }
 
