@@ -721,16 +721,15 @@ func (b *bench) roundTrips(ctx context.Context, p *serverProc, name string, rts 
 	now := time.Now()
 	w := &window{start: now.Add(b.cfg.Warmup), end: now.Add(b.cfg.Warmup + b.cfg.Duration)}
 	profWait := b.profileWindow(ctx, p, w, name)
-	cs := rts
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if abort != nil {
 		defer abort(lctx)()
 	}
-	samples := make([][]time.Duration, len(cs))
-	errc := make(chan error, len(cs))
+	samples := make([][]time.Duration, len(rts))
+	errc := make(chan error, len(rts))
 	var wg sync.WaitGroup
-	for i, e := range cs {
+	for i, e := range rts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -770,7 +769,7 @@ func (b *bench) roundTrips(ctx context.Context, p *serverProc, name string, rts 
 	slices.Sort(all)
 	secs := w.end.Sub(w.start).Seconds()
 	r := &ackResult{
-		Clients:    len(cs),
+		Clients:    len(rts),
 		Seconds:    secs,
 		RoundTrips: int64(len(all)),
 		PerSecond:  float64(len(all)) / secs,
@@ -783,7 +782,7 @@ func (b *bench) roundTrips(ctx context.Context, p *serverProc, name string, rts 
 		r.ServerReads = float64(w.reads1-w.reads0) / float64(r.RoundTrips)
 		r.ServerWrites = float64(w.writes1-w.writes0) / float64(r.RoundTrips)
 	}
-	b.logf("%s: %d clients: %.0f round trips/s, p50 %.0fµs, p99 %.0fµs, server CPU %.2fs", p.name, len(cs), r.PerSecond,
+	b.logf("%s: %d clients: %.0f round trips/s, p50 %.0fµs, p99 %.0fµs, server CPU %.2fs", p.name, len(rts), r.PerSecond,
 		micros(percentile(all, 0.5)), micros(percentile(all, 0.99)), r.ServerCPU)
 	return r, nil
 }
