@@ -119,15 +119,39 @@ type AdapterFactory func(nsp *Namespace) Adapter
 // MemoryAdapter is the adapter of a single process: rooms in memory, every
 // broadcast delivered locally. Cluster adapters embed it for their local
 // half.
+//
+// Every socket joins the room named after its id as it connects, so that
+// membership is kept apart, as a mark on the socket's entry, rather than
+// as a set of one per socket: a socket's own room costs no map. rooms
+// holds every other membership, including that of a socket in a room named
+// after another socket's id.
 type MemoryAdapter struct {
 	nsp   *Namespace
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string][]string            // socket id -> its rooms (few: a slice is smaller than a set)
+	rooms map[string]map[string]struct{} // room -> socket ids, own rooms aside
+	sids  map[string]socketRooms         // socket id -> its rooms
 	// onRoom, when set, learns of each room created (its first socket
 	// joined) and deleted (its last left); private is true for the room
 	// named after a local socket.
 	onRoom func(room string, private, created bool)
+}
+
+// socketRooms are a socket's rooms, in the order it joined them: rest, with
+// the socket's own room at index own-1 when own > 0.
+type socketRooms struct {
+	rest []string // few: a slice is smaller than a set
+	own  int
+}
+
+// list is every room of the socket id, in order.
+func (r socketRooms) list(id string) []string {
+	if r.own == 0 {
+		return append([]string{}, r.rest...)
+	}
+	out := make([]string, 0, len(r.rest)+1)
+	out = append(out, r.rest[:r.own-1]...)
+	out = append(out, id)
+	return append(out, r.rest[r.own-1:]...)
 }
 
 // OnRoomChange sets fn to learn of each room created (its first socket
@@ -148,7 +172,7 @@ func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	return &MemoryAdapter{
 		nsp:   nsp,
 		rooms: make(map[string]map[string]struct{}),
-		sids:  make(map[string][]string),
+		sids:  make(map[string]socketRooms),
 	}
 }
 
@@ -156,22 +180,55 @@ func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 // to embed.
 func NewLocalAdapter(nsp *Namespace) *MemoryAdapter { return newMemoryAdapter(nsp) }
 
+// ownIn reports whether the socket whose id is room is in its own room.
+func (a *MemoryAdapter) ownIn(room string) bool { return a.sids[room].own > 0 }
+
+// in reports whether socket id is in room.
+func (a *MemoryAdapter) in(id, room string) bool {
+	if room == id && a.ownIn(id) {
+		return true
+	}
+	_, ok := a.rooms[room][id]
+	return ok
+}
+
+// empty reports whether room has no socket.
+func (a *MemoryAdapter) empty(room string) bool { return len(a.rooms[room]) == 0 && !a.ownIn(room) }
+
+// roomChanged tells onRoom of room, created by or deleted with socket id.
+func (a *MemoryAdapter) roomChanged(id, room string, created bool) {
+	if a.onRoom != nil {
+		_, sid := a.sids[room]
+		a.onRoom(room, sid || room == id, created)
+	}
+}
+
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	mine := a.sids[id]
 	for _, r := range rooms {
-		if slices.Contains(mine, r) {
+		if r == id {
+			if mine.own > 0 {
+				continue
+			}
+			created := a.empty(r)
+			mine.own = len(mine.rest) + 1
+			if created {
+				a.roomChanged(id, r, true)
+			}
 			continue
 		}
-		mine = append(mine, r)
+		if slices.Contains(mine.rest, r) {
+			continue
+		}
+		mine.rest = append(mine.rest, r)
 		m := a.rooms[r]
 		if m == nil {
 			m = make(map[string]struct{}, 1)
 			a.rooms[r] = m
-			if a.onRoom != nil {
-				_, sid := a.sids[r]
-				a.onRoom(r, sid || r == id, true)
+			if !a.ownIn(r) {
+				a.roomChanged(id, r, true)
 			}
 		}
 		m[id] = struct{}{}
@@ -182,22 +239,37 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if mine, ok := a.sids[id]; ok {
-		if i := slices.Index(mine, room); i >= 0 {
-			a.sids[id] = slices.Delete(mine, i, i+1)
+	mine, ok := a.sids[id]
+	if room == id {
+		if mine.own > 0 {
+			mine.own = 0
+			a.sids[id] = mine
+			if a.empty(room) {
+				a.roomChanged(id, room, false)
+			}
+		}
+		return
+	}
+	if ok {
+		if i := slices.Index(mine.rest, room); i >= 0 {
+			mine.rest = slices.Delete(mine.rest, i, i+1)
+			if i < mine.own-1 {
+				mine.own--
+			}
+			a.sids[id] = mine
 		}
 	}
 	a.delFromRoom(id, room)
 }
 
+// delFromRoom takes socket id out of the set of room (never its own).
 func (a *MemoryAdapter) delFromRoom(id, room string) {
 	if m := a.rooms[room]; m != nil {
 		delete(m, id)
 		if len(m) == 0 {
 			delete(a.rooms, room)
-			if a.onRoom != nil {
-				_, sid := a.sids[room]
-				a.onRoom(room, sid || room == id, false)
+			if !a.ownIn(room) {
+				a.roomChanged(id, room, false)
 			}
 		}
 	}
@@ -206,16 +278,39 @@ func (a *MemoryAdapter) delFromRoom(id, room string) {
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.sids[id] {
+	mine, ok := a.sids[id]
+	if !ok {
+		return
+	}
+	for i, r := range mine.rest {
+		if i == mine.own-1 {
+			a.delOwn(id, mine)
+		}
 		a.delFromRoom(id, r)
 	}
+	if mine.own == len(mine.rest)+1 {
+		a.delOwn(id, mine)
+	}
 	delete(a.sids, id)
+}
+
+// delOwn takes socket id out of its own room, for DelAll.
+func (a *MemoryAdapter) delOwn(id string, mine socketRooms) {
+	mine.own = 0
+	a.sids[id] = mine
+	if len(a.rooms[id]) == 0 {
+		a.roomChanged(id, id, false)
+	}
 }
 
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return slices.Clone(a.sids[id])
+	mine, ok := a.sids[id]
+	if !ok {
+		return nil
+	}
+	return mine.list(id)
 }
 
 func (a *MemoryAdapter) Sockets(rooms []string) []string {
@@ -234,7 +329,7 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	defer a.mu.RUnlock()
 	except := func(id string) bool {
 		for _, r := range opts.Except {
-			if _, ok := a.rooms[r][id]; ok {
+			if a.in(id, r) {
 				return true
 			}
 		}
@@ -252,20 +347,26 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	if len(opts.Rooms) > 1 {
 		seen = make(map[string]struct{})
 	}
+	visit := func(id string) {
+		if seen != nil {
+			if _, dup := seen[id]; dup {
+				return
+			}
+			seen[id] = struct{}{}
+		}
+		if except(id) {
+			return
+		}
+		if s := a.nsp.socket(id); s != nil && s.Connected() {
+			fn(s)
+		}
+	}
 	for _, r := range opts.Rooms {
+		if a.ownIn(r) {
+			visit(r)
+		}
 		for id := range a.rooms[r] {
-			if seen != nil {
-				if _, dup := seen[id]; dup {
-					continue
-				}
-				seen[id] = struct{}{}
-			}
-			if except(id) {
-				continue
-			}
-			if s := a.nsp.socket(id); s != nil && s.Connected() {
-				fn(s)
-			}
+			visit(id)
 		}
 	}
 }
@@ -341,9 +442,14 @@ func (a *MemoryAdapter) ServerCount(ctx context.Context) (int, error) { return 1
 func (a *MemoryAdapter) AllRooms(ctx context.Context) ([]string, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.rooms))
+	out := make([]string, 0, len(a.rooms)+len(a.sids))
 	for r := range a.rooms {
 		out = append(out, r)
+	}
+	for id, mine := range a.sids {
+		if _, listed := a.rooms[id]; mine.own > 0 && !listed {
+			out = append(out, id)
+		}
 	}
 	return out, nil
 }
@@ -352,7 +458,7 @@ func (a *MemoryAdapter) AllRooms(ctx context.Context) ([]string, error) {
 func (a *MemoryAdapter) HasRoom(room string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.rooms[room]) > 0
+	return !a.empty(room)
 }
 
 // NextAckID hands out an ack id of the namespace, for a broadcast with
