@@ -25,8 +25,12 @@ type Conn struct {
 
 	dec sio.Decoder // under EngineConn.inMu
 
-	mu        sync.Mutex // guards sockets, connectBy and the pause
-	sockets   map[string]*Socket
+	mu sync.Mutex // guards the sockets, connectBy and the pause
+	// The sockets by namespace: most connections join one, held in first
+	// without a map; the sockets of other namespaces are in more, made
+	// when needed. Their count is bounded by MaxNamespacesPerConn.
+	first     *Socket
+	more      map[string]*Socket
 	connectBy time.Time
 	paused    int           // sockets whose inbox is full
 	anyPaused atomic.Bool   // paused > 0, read without the lock on every input
@@ -120,7 +124,6 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 	c := &Conn{
 		srv:       s,
 		hs:        hs,
-		sockets:   make(map[string]*Socket),
 		connectBy: now.Add(s.cfg.ConnectTimeout),
 		dec:       *sio.NewDecoder(s.cfg.Limits),
 	}
@@ -198,7 +201,7 @@ func (c *Conn) handleMessage(now time.Time, m eio.Packet) {
 // handleMessage, or for a remote connection from HandlePacket.
 func (c *Conn) handlePacket(now time.Time, p *sio.Packet) {
 	c.mu.Lock()
-	sock := c.sockets[p.Namespace]
+	sock := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
 	// A namespace that a Forwarder serves elsewhere has no local socket:
 	// its packets go to the Forwarder (forward.go).
@@ -258,7 +261,7 @@ func (c *Conn) connectError(nsp, msg string, data any) {
 // first turn, so that a middleware may block.
 func (c *Conn) connect(now time.Time, p *sio.Packet) {
 	c.mu.Lock()
-	full := len(c.sockets)+len(c.routes) >= c.srv.cfg.MaxNamespacesPerConn
+	full := c.socketCountLocked()+len(c.routes) >= c.srv.cfg.MaxNamespacesPerConn
 	c.mu.Unlock()
 	if full {
 		c.connectError(p.Namespace, "Too many namespaces", nil)
@@ -280,7 +283,7 @@ func (c *Conn) connect(now time.Time, p *sio.Packet) {
 	c.takeHandover(s) // a socket handed over keeps its id (remoteconn.go)
 	s.drainFn = s.drain
 	c.mu.Lock()
-	c.sockets[nsp.name] = s
+	c.addSocketLocked(s)
 	c.mu.Unlock()
 	s.enqueue(task{fn: func() { c.admit(s, p.Namespace) }})
 }
@@ -357,11 +360,52 @@ func (c *Conn) onClose(r eio.Reason) {
 	c.srv.removeConn(c)
 }
 
+// socketLocked is the socket of namespace nsp, or nil; c.mu is held.
+func (c *Conn) socketLocked(nsp string) *Socket {
+	if c.first != nil && c.first.nsp.name == nsp {
+		return c.first
+	}
+	return c.more[nsp]
+}
+
+// socketCountLocked is the number of sockets; c.mu is held.
+func (c *Conn) socketCountLocked() int {
+	n := len(c.more)
+	if c.first != nil {
+		n++
+	}
+	return n
+}
+
+// addSocketLocked records s, whose namespace has no socket yet; c.mu is
+// held.
+func (c *Conn) addSocketLocked(s *Socket) {
+	if c.first == nil {
+		c.first = s
+		return
+	}
+	if c.more == nil {
+		c.more = make(map[string]*Socket)
+	}
+	c.more[s.nsp.name] = s
+}
+
+// socketList returns the sockets: none allocated for an idle connection's
+// timer, which finds none or one.
 func (c *Conn) socketList() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
+	if len(c.more) == 0 {
+		if c.first == nil {
+			return nil
+		}
+		return []*Socket{c.first}
+	}
+	out := make([]*Socket, 0, c.socketCountLocked())
+	if c.first != nil {
+		out = append(out, c.first)
+	}
+	for _, s := range c.more {
 		out = append(out, s)
 	}
 	return out
@@ -369,10 +413,19 @@ func (c *Conn) socketList() []*Socket {
 
 func (c *Conn) removeSocket(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
-		c.socketGoneLocked() // a remote connection tells its link (remoteconn.go)
+	switch {
+	case c.first == s:
+		c.first = nil
+	case c.more[s.nsp.name] == s:
+		delete(c.more, s.nsp.name)
+		if len(c.more) == 0 {
+			c.more = nil
+		}
+	default:
+		c.mu.Unlock()
+		return
 	}
+	c.socketGoneLocked() // a remote connection tells its link (remoteconn.go)
 	c.mu.Unlock()
 }
 

@@ -91,7 +91,7 @@ func (c *Conn) forward(now time.Time, p *sio.Packet) bool {
 		return false
 	}
 	c.mu.Lock()
-	full := len(c.sockets)+len(c.routes) >= c.srv.cfg.MaxNamespacesPerConn
+	full := c.socketCountLocked()+len(c.routes) >= c.srv.cfg.MaxNamespacesPerConn
 	c.mu.Unlock()
 	if full {
 		c.connectError(p.Namespace, "Too many namespaces", nil)

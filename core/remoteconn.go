@@ -79,11 +79,10 @@ func (s *Server) NewRemoteConn(sid string, t eio.Transport, hs Handshake, link R
 		wake = func() {}
 	}
 	c := &Conn{
-		srv:     s,
-		hs:      hs,
-		sockets: make(map[string]*Socket),
-		dec:     *sio.NewDecoder(s.cfg.Limits),
-		remote:  &remoteLink{link: link, transport: t},
+		srv:    s,
+		hs:     hs,
+		dec:    *sio.NewDecoder(s.cfg.Limits),
+		remote: &remoteLink{link: link, transport: t},
 	}
 	if c.hs.Context == nil {
 		c.hs.Context = context.Background()
@@ -174,7 +173,7 @@ func (r *RemoteConn) Empty() bool {
 	c := r.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.sockets) == 0
+	return c.socketCountLocked() == 0
 }
 
 // HandleTimeout fires the connection's timers due at now (the timeouts of
@@ -290,7 +289,7 @@ func (c *Conn) sendThen(then func(), pkts ...eio.Packet) error {
 // socketGone tells the link when a remote connection has no socket left;
 // c.mu is held.
 func (c *Conn) socketGoneLocked() {
-	if c.remote != nil && len(c.sockets) == 0 {
+	if c.remote != nil && c.socketCountLocked() == 0 {
 		c.remote.link.Empty()
 	}
 }
