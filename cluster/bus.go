@@ -2,19 +2,15 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/cluster/internal/publoop"
 	"github.com/sio-go/sio/cluster/internal/subloop"
 	"github.com/sio-go/sio/core"
 )
@@ -157,12 +153,13 @@ type Bus struct {
 	closed   bool
 
 	inbox  chan inMsg
-	outbox chan outMsg
+	outbox chan publoop.Msg
+	pub    publoop.Publisher // the publisher goroutine's
 	done   chan struct{}
 	wg     sync.WaitGroup
 
 	published, received, dropped, invalid, failed, timeouts, reconnects atomic.Uint64
-	lastLog                                                             sync.Map // kind -> *atomic.Int64 (unix nanos)
+	warn                                                                publoop.Limited
 }
 
 type subKey struct {
@@ -172,11 +169,6 @@ type subKey struct {
 
 type inMsg struct {
 	pattern, channel, payload string
-}
-
-type outMsg struct {
-	channel string
-	payload []byte
 }
 
 // New makes a Bus and starts its goroutines: one that keeps the
@@ -196,9 +188,10 @@ func New(opts Options) (*Bus, error) {
 		subWake:  make(chan struct{}, 1),
 		subNote:  make(chan struct{}),
 		inbox:    make(chan inMsg, opts.QueueSize),
-		outbox:   make(chan outMsg, opts.QueueSize),
+		outbox:   make(chan publoop.Msg, opts.QueueSize),
 		done:     make(chan struct{}),
 	}
+	b.warn.Log = opts.Logger
 	if opts.Protocol != Classic && opts.Protocol != Sharded {
 		return nil, fmt.Errorf("cluster: unknown protocol %v", opts.Protocol)
 	}
@@ -222,6 +215,15 @@ func New(opts Options) (*Bus, error) {
 		b.client, b.own = c, true
 	}
 	b.cluster = b.client.Mode() == rueidis.ClientModeCluster
+	b.pub = publoop.Publisher{
+		Client:    b.client,
+		Sharded:   b.sharded,
+		Published: &b.published,
+		Failed:    &b.failed,
+		Failure: func(m publoop.Msg, err error) {
+			b.logLimited("publish", "cluster: publish failed", "channel", m.Channel, "err", err)
+		},
+	}
 	b.pin = opts.Prefix + "-node#" + randomID(8)
 	b.wg.Add(3)
 	if b.sharded {
@@ -374,7 +376,7 @@ const (
 	maxBackoff = subloop.MaxBackoff
 	// commandTimeout bounds one command of the bus's own (subscribe,
 	// publish batch).
-	commandTimeout = subloop.CommandTimeout
+	commandTimeout = publoop.CommandTimeout
 )
 
 // subscriber keeps one dedicated connection subscribed to every channel
@@ -546,7 +548,7 @@ func (b *Bus) worker() {
 // publish queues a message; it never waits.
 func (b *Bus) publish(channel string, payload []byte) {
 	select {
-	case b.outbox <- outMsg{channel: channel, payload: payload}:
+	case b.outbox <- publoop.Msg{Channel: channel, Payload: payload}:
 	default:
 		b.dropped.Add(1)
 		b.logLimited("outbox-full", "cluster: publish queue full; message dropped", "channel", channel)
@@ -556,109 +558,11 @@ func (b *Bus) publish(channel string, payload []byte) {
 // maxBatch bounds the messages published in one round trip.
 const maxBatch = 256
 
-// publisher sends the queued messages in order, many per round trip.
+// publisher sends the queued messages in order, many per round trip, and
+// what is queued when the bus closes, for at most a second.
 func (b *Bus) publisher() {
 	defer b.wg.Done()
-	batch := make([]outMsg, 0, maxBatch)
-	cmds := make(rueidis.Commands, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case m := <-b.outbox:
-			batch = append(batch, m)
-		case <-b.done:
-			b.flushOnClose()
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case m := <-b.outbox:
-				batch = append(batch, m)
-			default:
-				break more
-			}
-		}
-		cmds = cmds[:0]
-		for _, m := range batch {
-			cmds = append(cmds, b.publishCmd(m))
-		}
-		b.send(cmds, batch)
-	}
-}
-
-func (b *Bus) send(cmds rueidis.Commands, batch []outMsg) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	var retry []outMsg
-	for i, r := range b.client.DoMulti(ctx, cmds...) {
-		err := r.Error()
-		switch {
-		case err == nil:
-			b.published.Add(1)
-		case staleConnection(err):
-			retry = append(retry, batch[i])
-		default:
-			b.failed.Add(1)
-			b.logLimited("publish", "cluster: publish failed", "channel", batch[i].channel, "err", err)
-		}
-	}
-	if len(retry) == 0 {
-		return
-	}
-	// The connection was closed by Redis while idle (a restart) and is
-	// found dead only now: nothing was delivered on it. Once more, on the
-	// connection the client makes anew.
-	cmds = cmds[:0]
-	for _, m := range retry {
-		cmds = append(cmds, b.publishCmd(m))
-	}
-	for i, r := range b.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			b.failed.Add(1)
-			b.logLimited("publish", "cluster: publish failed", "channel", retry[i].channel, "err", err)
-		} else {
-			b.published.Add(1)
-		}
-	}
-}
-
-func (b *Bus) publishCmd(m outMsg) rueidis.Completed {
-	if b.sharded {
-		return b.client.B().Spublish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
-	}
-	return b.client.B().Publish().Channel(m.channel).Message(rueidis.BinaryString(m.payload)).Build()
-}
-
-// staleConnection reports an error of a connection that the server had
-// closed before the command was written: safe to send again.
-func staleConnection(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
-}
-
-// flushOnClose publishes what is still queued, for at most a second.
-func (b *Bus) flushOnClose() {
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		var batch []outMsg
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case m := <-b.outbox:
-				batch = append(batch, m)
-			default:
-				break more
-			}
-		}
-		if len(batch) == 0 {
-			return
-		}
-		cmds := make(rueidis.Commands, len(batch))
-		for i, m := range batch {
-			cmds[i] = b.publishCmd(m)
-		}
-		b.send(cmds, batch)
-	}
+	publoop.Run(b.outbox, b.done, maxBatch, b.pub.Send)
 }
 
 // ---------------------------------------------------------------------------
@@ -706,23 +610,14 @@ func numSubOf(ctx context.Context, c rueidis.Client, kind, channel string) (int,
 }
 
 // ---------------------------------------------------------------------------
-// Helpers.
+// Helpers: the names the package uses for those of publoop.
 
 // logLimited logs at most once a second per kind, at warning level.
-func (b *Bus) logLimited(kind, msg string, args ...any) {
-	now := time.Now().UnixNano()
-	v, _ := b.lastLog.LoadOrStore(kind, new(atomic.Int64))
-	last := v.(*atomic.Int64)
-	prev := last.Load()
-	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
-		return
-	}
-	b.log.Warn(msg, args...)
-}
+func (b *Bus) logLimited(kind, msg string, args ...any) { b.warn.Warn(kind, msg, args...) }
+
+// staleConnection reports an error of a connection that the server had
+// closed before the command was written: safe to send again.
+func staleConnection(err error) bool { return publoop.Stale(err) }
 
 // randomID returns n random bytes in hex.
-func randomID(n int) string {
-	buf := make([]byte, n)
-	_, _ = rand.Read(buf)
-	return hex.EncodeToString(buf)
-}
+func randomID(n int) string { return publoop.RandomID(n) }

@@ -8,7 +8,8 @@
 // namespace ([Adapter]), and their encodings: the MessagePack flavour of
 // the reference (notepack.io) and its JSON messages. It imports core,
 // core/sio, cluster/internal/subloop (the loop that keeps a Pub/Sub
-// connection subscribed, which cluster/distributor may share),
+// connection subscribed) and cluster/internal/publoop (the loop that
+// publishes), both shared with cluster/distributor,
 // github.com/redis/rueidis and github.com/vmihailenco/msgpack/v5.
 //
 // # Entry points

@@ -172,5 +172,6 @@
 //
 // It imports core, core/eio, core/sio, cluster, cluster/internal/subloop
 // (the loop that keeps its Pub/Sub connection subscribed),
+// cluster/internal/publoop (the loop that publishes),
 // github.com/redis/rueidis and github.com/vmihailenco/msgpack/v5.
 package distributor

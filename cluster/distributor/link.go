@@ -2,20 +2,16 @@ package distributor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/cluster/internal/publoop"
 	"github.com/sio-go/sio/cluster/internal/subloop"
 )
 
@@ -149,6 +145,7 @@ type link struct {
 	inbox  chan []byte
 	pokes  chan struct{}
 	outbox chan out
+	pub    publoop.Publisher // the publisher goroutine's
 	done   chan struct{}
 	wg     sync.WaitGroup
 
@@ -161,14 +158,14 @@ type link struct {
 	left       atomic.Bool // the node said goodbye: it stays silent until closed
 
 	published, received, dropped, invalid, failed, reconnects atomic.Uint64
-	lastLog                                                   sync.Map
+	warn                                                      publoop.Limited
 }
 
 func newLink(opts Common, role uint8, service string, h handlers) (*link, error) {
 	opts = opts.withDefaults()
 	l := &link{
 		opts:    opts,
-		id:      randomID(8),
+		id:      publoop.RandomID(8),
 		role:    role,
 		service: service,
 		client:  opts.Client,
@@ -181,6 +178,7 @@ func newLink(opts Common, role uint8, service string, h handlers) (*link, error)
 		peers:   make(map[string]*peer),
 		subNote: make(chan struct{}),
 	}
+	l.warn.Log = opts.Logger
 	if l.client == nil {
 		if opts.URL == "" {
 			return nil, errors.New("distributor: Client or URL is required")
@@ -195,6 +193,14 @@ func newLink(opts Common, role uint8, service string, h handlers) (*link, error)
 			return nil, fmt.Errorf("distributor: %w", err)
 		}
 		l.client, l.own = c, true
+	}
+	l.pub = publoop.Publisher{
+		Client:    l.client,
+		Published: &l.published,
+		Failed:    &l.failed,
+		Failure: func(_ publoop.Msg, err error) {
+			l.warn.Warn("publish", "distributor: publish failed", "err", err)
+		},
 	}
 	return l, nil
 }
@@ -281,7 +287,7 @@ func (l *link) notifyLocked() {
 
 // commandTimeout bounds one command of the link's own (subscribe, publish
 // batch).
-const commandTimeout = subloop.CommandTimeout
+const commandTimeout = publoop.CommandTimeout
 
 // subscriber keeps a dedicated connection subscribed to the node's channel
 // and the heartbeat channel, and makes it again when it is lost.
@@ -306,7 +312,7 @@ func (l *link) subscriber() {
 			l.subscribed = false
 			l.notifyLocked()
 			l.mu.Unlock()
-			l.logLimited("subscribe", "distributor: subscription lost; reconnecting", "err", err, "retry_in", retryIn)
+			l.warn.Warn("subscribe", "distributor: subscription lost; reconnecting", "err", err, "retry_in", retryIn)
 		},
 	})
 }
@@ -344,7 +350,7 @@ func (l *link) onMessage(m rueidis.PubSubMessage) {
 	l.received.Add(1)
 	if len(m.Message) > l.opts.Limits.MaxMessageBytes {
 		l.dropped.Add(1)
-		l.logLimited("too-large", "distributor: message over MaxMessageBytes dropped", "bytes", len(m.Message))
+		l.warn.Warn("too-large", "distributor: message over MaxMessageBytes dropped", "bytes", len(m.Message))
 		return
 	}
 	select {
@@ -352,7 +358,7 @@ func (l *link) onMessage(m rueidis.PubSubMessage) {
 	case l.inbox <- unsafe.Slice(unsafe.StringData(m.Message), len(m.Message)):
 	default:
 		l.dropped.Add(1)
-		l.logLimited("inbox-full", "distributor: receive queue full; message dropped")
+		l.warn.Warn("inbox-full", "distributor: receive queue full; message dropped")
 	}
 }
 
@@ -385,7 +391,7 @@ func (l *link) handle(b []byte) {
 	e, err := decode(b, &l.opts.Limits)
 	if err != nil {
 		l.invalid.Add(1)
-		l.logLimited("invalid", "distributor: invalid message", "err", err)
+		l.warn.Warn("invalid", "distributor: invalid message", "err", err)
 		return
 	}
 	if e.From == l.id {
@@ -531,7 +537,7 @@ func (l *link) send(to string, it item) bool {
 		return true
 	default:
 		l.dropped.Add(1)
-		l.logLimited("outbox-full", "distributor: publish queue full; operation dropped")
+		l.warn.Warn("outbox-full", "distributor: publish queue full; operation dropped")
 		return false
 	}
 }
@@ -546,54 +552,17 @@ func (l *link) publishEnv(channel string, e *envelope) {
 
 const maxBatch = 1024
 
-// publisher sends the queued operations in order. The items queued for one
-// node make one message (in their order); consecutive items with the same
-// frames (a broadcast) become one item with every target.
+// publisher sends the queued operations in order, and what is queued when
+// the link closes, for at most a second.
 func (l *link) publisher() {
 	defer l.wg.Done()
-	batch := make([]out, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case o := <-l.outbox:
-			batch = append(batch, o)
-		case <-l.done:
-			l.flushOnClose()
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-l.outbox:
-				batch = append(batch, o)
-			default:
-				break more
-			}
-		}
-		l.publishBatch(batch)
-	}
+	publoop.Run(l.outbox, l.done, maxBatch, l.publishBatch)
 }
 
-func (l *link) flushOnClose() {
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		var batch []out
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-l.outbox:
-				batch = append(batch, o)
-			default:
-				break more
-			}
-		}
-		if len(batch) == 0 {
-			return
-		}
-		l.publishBatch(batch)
-	}
-}
-
+// publishBatch publishes a batch of operations in order, in one round
+// trip: the items queued for one node make one message (in their order);
+// consecutive items with the same frames (a broadcast) become one item
+// with every target.
 func (l *link) publishBatch(batch []out) {
 	type msg struct {
 		channel string
@@ -622,55 +591,17 @@ func (l *link) publishBatch(batch []out) {
 		}
 		e.Items = append(e.Items, o.it)
 	}
-	type pub struct {
-		channel string
-		payload []byte
-	}
-	pubs := make([]pub, 0, len(msgs))
+	pubs := make([]publoop.Msg, 0, len(msgs))
 	for _, m := range msgs {
 		b, err := encode(m.env)
 		if err != nil {
 			l.failed.Add(1)
-			l.logLimited("encode", "distributor: encode failed", "err", err)
+			l.warn.Warn("encode", "distributor: encode failed", "err", err)
 			continue
 		}
-		pubs = append(pubs, pub{m.channel, b})
+		pubs = append(pubs, publoop.Msg{Channel: m.channel, Payload: b})
 	}
-	build := func(ps []pub) rueidis.Commands {
-		cmds := make(rueidis.Commands, len(ps))
-		for i, p := range ps {
-			cmds[i] = l.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build()
-		}
-		return cmds
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	var retry []pub
-	for i, r := range l.client.DoMulti(ctx, build(pubs)...) {
-		switch err := r.Error(); {
-		case err == nil:
-			l.published.Add(1)
-		case staleConnection(err):
-			retry = append(retry, pubs[i])
-		default:
-			l.failed.Add(1)
-			l.logLimited("publish", "distributor: publish failed", "err", err)
-		}
-	}
-	if len(retry) == 0 {
-		return
-	}
-	// Redis closed the connection while it was idle (a restart), found
-	// dead only now: nothing was delivered on it. Once more, on the
-	// connection the client makes anew.
-	for _, r := range l.client.DoMulti(ctx, build(retry)...) {
-		if err := r.Error(); err != nil {
-			l.failed.Add(1)
-			l.logLimited("publish", "distributor: publish failed", "err", err)
-		} else {
-			l.published.Add(1)
-		}
-	}
+	l.pub.Send(pubs)
 }
 
 // sameFrames reports whether two frame items carry the very same frames
@@ -686,25 +617,4 @@ func sameFrames(a, b *item) bool {
 		}
 	}
 	return true
-}
-
-func staleConnection(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
-}
-
-func (l *link) logLimited(kind, msg string, args ...any) {
-	now := time.Now().UnixNano()
-	v, _ := l.lastLog.LoadOrStore(kind, new(atomic.Int64))
-	last := v.(*atomic.Int64)
-	prev := last.Load()
-	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
-		return
-	}
-	l.log.Warn(msg, args...)
-}
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
