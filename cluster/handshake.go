@@ -22,13 +22,14 @@ const jsDateLayout = "Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"
 func socketValue(info core.SocketInfo, maxDepth int) *object {
 	hs := info.Handshake
 	headers := &object{}
-	keys := make([]string, 0, len(hs.Header))
-	for k := range hs.Header {
+	header := hs.Header.Map()
+	keys := make([]string, 0, len(header))
+	for k := range header {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		vs := hs.Header[k]
+		vs := header[k]
 		if len(vs) == 0 {
 			continue
 		}
@@ -121,22 +122,24 @@ func socketInfo(v any) (core.SocketInfo, bool) {
 			info.Data = x
 		}
 	}
-	hs := core.Handshake{Context: context.Background(), Header: core.Header{}}
+	hs := core.Handshake{Context: context.Background()}
 	if h := o.obj("handshake"); h != nil {
 		if hd := h.obj("headers"); hd != nil {
+			header := map[string][]string{}
 			for i, k := range hd.keys {
 				ck := textproto.CanonicalMIMEHeaderKey(k)
 				switch v := hd.vals[i].(type) {
 				case string:
-					hs.Header[ck] = append(hs.Header[ck], v)
+					header[ck] = append(header[ck], v)
 				case []any:
 					for _, e := range v {
 						if s, ok := e.(string); ok {
-							hs.Header[ck] = append(hs.Header[ck], s)
+							header[ck] = append(header[ck], s)
 						}
 					}
 				}
 			}
+			hs.Header = core.MakeHeader(header)
 		}
 		if ms, ok := h.int("issued"); ok {
 			hs.Time = time.UnixMilli(ms)

@@ -52,7 +52,7 @@ type client struct {
 
 func (h *harness) dial() *client {
 	h.t.Helper()
-	c, err := h.srv.NewConn(eio.WebSocket, Handshake{Header: Header{"X-Test": {"1"}}}, h.clk.Now(), nil)
+	c, err := h.srv.NewConn(eio.WebSocket, Handshake{Header: MakeHeader(map[string][]string{"X-Test": {"1"}})}, h.clk.Now(), nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -2,28 +2,183 @@ package core
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"iter"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sio-go/sio/core/sio"
 )
 
-// Header is a set of request headers keyed by canonical name, as the
-// standard library's http.Header (convert with Header(h)).
-type Header map[string][]string
+// Header is the request headers of a handshake, read as an http.Header
+// is: Get and Values match names without regard to case, All lists them.
+// It keeps every name and value in one string, so that a connection holds
+// its request's headers for the few hundred bytes they took on the wire
+// rather than a map of slices several times that size. A Header is
+// immutable, and its zero value is empty.
+//
+// MakeHeader builds one from an http.Header (or any map of names to
+// values); Map gives a map back, as http.Header(h.Map()).
+type Header struct {
+	// s holds, for each value in order (names sorted, a name's values in
+	// their order): the length of the name as a uvarint, the name, the
+	// length of the value as a uvarint, the value.
+	s string
+}
 
-// Get returns the first value of the header named key, matched without
-// regard to case.
-func (h Header) Get(key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range h {
-		if len(v) > 0 && equalFold(k, key) {
-			return v[0]
+// MakeHeader returns the headers of m, an http.Header or any map of names
+// to values. Names are kept as they are (an http.Header's are canonical);
+// a name with no value is left out.
+func MakeHeader(m map[string][]string) Header {
+	var buf [32]string
+	names := buf[:0]
+	size := 0
+	for k, vs := range m {
+		if len(vs) == 0 {
+			continue
+		}
+		names = append(names, k)
+		for _, v := range vs {
+			size += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
 		}
 	}
-	return ""
+	if len(names) == 0 {
+		return Header{}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.Grow(size)
+	var n [binary.MaxVarintLen64]byte
+	for _, k := range names {
+		for _, v := range m[k] {
+			b.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
+			b.WriteString(k)
+			b.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
+			b.WriteString(v)
+		}
+	}
+	return Header{s: b.String()}
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+// next reads the pair at offset i of h.s and returns it with the offset
+// of the next; ok is false at the end.
+func (h Header) next(i int) (name, value string, j int, ok bool) {
+	if i >= len(h.s) {
+		return "", "", i, false
+	}
+	n, w := uvarintString(h.s[i:])
+	i += w
+	name = h.s[i : i+int(n)]
+	i += int(n)
+	n, w = uvarintString(h.s[i:])
+	i += w
+	value = h.s[i : i+int(n)]
+	return name, value, i + int(n), true
+}
+
+// uvarintString is binary.Uvarint of a string, well formed by MakeHeader.
+func uvarintString(s string) (uint64, int) {
+	var x uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x80 {
+			return x | uint64(c)<<(7*i), i + 1
+		}
+		x |= uint64(c&0x7f) << (7 * i)
+	}
+	return x, len(s)
+}
+
+// Get returns the first value of the header named key, matched without
+// regard to case, or "".
+func (h Header) Get(key string) string {
+	for i := 0; ; {
+		name, value, j, ok := h.next(i)
+		if !ok {
+			return ""
+		}
+		if equalFold(name, key) {
+			return value
+		}
+		i = j
+	}
+}
+
+// Values returns the values of the header named key, matched without
+// regard to case, in order; nil when it has none.
+func (h Header) Values(key string) []string {
+	var out []string
+	for i := 0; ; {
+		name, value, j, ok := h.next(i)
+		if !ok {
+			return out
+		}
+		if equalFold(name, key) {
+			out = append(out, value)
+		}
+		i = j
+	}
+}
+
+// All yields each name and value, names in sorted order and a name's
+// values in their order (a name with two values comes twice).
+func (h Header) All() iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for i := 0; ; {
+			name, value, j, ok := h.next(i)
+			if !ok || !yield(name, value) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+// Len is the number of names.
+func (h Header) Len() int {
+	n, last := 0, ""
+	for name := range h.All() {
+		if n == 0 || name != last {
+			n, last = n+1, name
+		}
+	}
+	return n
+}
+
+// Map returns the headers as a new map of names to values, which the
+// caller owns; http.Header(h.Map()) makes an http.Header of it.
+func (h Header) Map() map[string][]string {
+	m := make(map[string][]string, h.Len())
+	for name, value := range h.All() {
+		m[name] = append(m[name], value)
+	}
+	return m
+}
+
+// MarshalJSON encodes the headers as a JSON object of names to arrays of
+// values, as encoding/json encodes an http.Header.
+func (h Header) MarshalJSON() ([]byte, error) { return json.Marshal(h.Map()) }
+
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (h *Header) UnmarshalJSON(b []byte) error {
+	var m map[string][]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*h = MakeHeader(m)
+	return nil
 }
 
 func equalFold(a, b string) bool {
@@ -56,6 +211,8 @@ func (h *Handshake) Query() url.Values {
 // opened the Engine.IO session, and the auth payload of the namespace
 // connect.
 type Handshake struct {
+	// Header is the opening request's headers; read them with
+	// Header.Get, Header.Values and Header.All.
 	Header Header
 	// RawQuery is the query string of the opening request; Query parses it.
 	RawQuery string

@@ -57,7 +57,7 @@ func New(opts Options) *Server {
 
 func handshakeOf(r *http.Request, now time.Time) core.Handshake {
 	return core.Handshake{
-		Header:   core.Header(r.Header),
+		Header:   core.MakeHeader(r.Header),
 		RawQuery: r.URL.RawQuery,
 		Address:  remoteAddr(r),
 		Secure:   r.TLS != nil,

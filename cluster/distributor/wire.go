@@ -101,7 +101,7 @@ type wireHandshake struct {
 
 func toWireHandshake(h *core.Handshake) *wireHandshake {
 	w := &wireHandshake{
-		Header:   h.Header,
+		Header:   h.Header.Map(),
 		RawQuery: h.RawQuery,
 		Address:  h.Address,
 		Secure:   h.Secure,
@@ -118,7 +118,7 @@ func (w *wireHandshake) handshake(auth []byte) core.Handshake {
 	h := core.Handshake{}
 	if w != nil {
 		h = core.Handshake{
-			Header:   core.Header(w.Header),
+			Header:   core.MakeHeader(w.Header),
 			RawQuery: w.RawQuery,
 			Address:  w.Address,
 			Secure:   w.Secure,
@@ -128,9 +128,6 @@ func (w *wireHandshake) handshake(auth []byte) core.Handshake {
 		if w.Time != 0 {
 			h.Time = time.Unix(0, w.Time)
 		}
-	}
-	if h.Header == nil {
-		h.Header = core.Header{}
 	}
 	h.Auth.JSON = auth
 	return h
