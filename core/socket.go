@@ -43,15 +43,32 @@ type Socket struct {
 	// a map by event: a socket has few, and a map costs each socket about
 	// 400 bytes. It is replaced, never changed in place below its length,
 	// so that dispatch may run a copy of it unlocked.
-	handlers        []handlerEntry
+	handlers     []handlerEntry
+	onDisconnect []func(reason string)
+	nextHandler  uint64
+	data         any
+	// acks are the acknowledgements awaited from the client, made at the
+	// first; rare holds what few sockets use. Both nil on a socket that
+	// needs neither, which an idle one pays nothing for.
+	acks *sio.AckTable[AckFunc]
+	rare *socketRare
+}
+
+// socketRare is the part of a socket that most never use, made when one
+// of its fields is first set; under Socket.mu.
+type socketRare struct {
 	anyHandlers     []handlerEntry
 	anyOut          []func(event string, args []any)
 	onDisconnecting []func(reason string)
-	onDisconnect    []func(reason string)
-	nextHandler     uint64
-	acks            sio.AckTable[AckFunc]
-	data            any
 	lastRooms       []string // the rooms it had when it closed
+}
+
+// rareLocked returns s.rare, made when needed; s.mu is held.
+func (s *Socket) rareLocked() *socketRare {
+	if s.rare == nil {
+		s.rare = new(socketRare)
+	}
+	return s.rare
 }
 
 const (
@@ -167,10 +184,11 @@ func (s *Socket) OnAny(h EventHandler) (off func()) {
 	defer s.mu.Unlock()
 	s.nextHandler++
 	id := s.nextHandler
-	s.anyHandlers = append(s.anyHandlers, handlerEntry{h: h, id: id})
+	r := s.rareLocked()
+	r.anyHandlers = append(r.anyHandlers, handlerEntry{h: h, id: id})
 	return func() {
 		s.mu.Lock()
-		s.anyHandlers = removeHandler(s.anyHandlers, id)
+		r.anyHandlers = removeHandler(r.anyHandlers, id)
 		s.mu.Unlock()
 	}
 }
@@ -181,9 +199,18 @@ func (s *Socket) OnAny(h EventHandler) (off func()) {
 // their wire form (each an Args element).
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
-	s.anyOut = append(s.anyOut, fn)
+	r := s.rareLocked()
+	r.anyOut = append(r.anyOut, fn)
 	s.hasAnyOut.Store(true)
 	s.mu.Unlock()
+}
+
+// anyOutLocked is the OnAnyOutgoing listeners; s.mu is held.
+func (s *Socket) anyOutLocked() []func(event string, args []any) {
+	if s.rare == nil {
+		return nil
+	}
+	return s.rare.anyOut
 }
 
 // outgoing shows a broadcast packet to the OnAnyOutgoing listeners.
@@ -196,7 +223,7 @@ func (s *Socket) outgoing(p *Outgoing) {
 		return
 	}
 	s.mu.Lock()
-	anyOut := s.anyOut
+	anyOut := s.anyOutLocked()
 	s.mu.Unlock()
 	for _, fn := range anyOut {
 		fn(name, args)
@@ -207,7 +234,8 @@ func (s *Socket) outgoing(p *Outgoing) {
 // while it is still in its rooms.
 func (s *Socket) OnDisconnecting(fn func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, fn)
+	r := s.rareLocked()
+	r.onDisconnecting = append(r.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -244,7 +272,10 @@ func (s *Socket) Rooms() []string {
 	if s.state.Load() == stateClosed {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return slices.Clone(s.lastRooms)
+		if s.rare == nil {
+			return nil
+		}
+		return slices.Clone(s.rare.lastRooms)
 	}
 	return s.nsp.adapter.SocketRooms(s.id)
 }
@@ -389,7 +420,7 @@ func (s *Socket) emitID(event string, args []any, ack AckFunc, timeout time.Dura
 		return 0, ErrDisconnected
 	}
 	s.mu.Lock()
-	anyOut := s.anyOut
+	anyOut := s.anyOutLocked()
 	s.mu.Unlock()
 	for _, fn := range anyOut {
 		fn(event, args)
@@ -423,6 +454,9 @@ func (s *Socket) addAck(id int64, deadline time.Time, fn AckFunc) {
 		d = deadline.UnixNano()
 	}
 	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = new(sio.AckTable[AckFunc])
+	}
 	ok := s.acks.Put(id, fn, d)
 	s.mu.Unlock()
 	if !ok {
@@ -439,6 +473,9 @@ func (s *Socket) addAck(id int64, deadline time.Time, fn AckFunc) {
 func (s *Socket) takeAck(id int64) (AckFunc, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.acks == nil {
+		return nil, false
+	}
 	return s.acks.Resolve(id)
 }
 
@@ -447,6 +484,9 @@ func (s *Socket) cancelAck(id int64) { s.takeAck(id) }
 func (s *Socket) ackDeadline() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.acks == nil {
+		return time.Time{}, false
+	}
 	d, ok := s.acks.NextDeadline()
 	if !ok {
 		return time.Time{}, false
@@ -457,7 +497,9 @@ func (s *Socket) ackDeadline() (time.Time, bool) {
 func (s *Socket) expireAcks(now time.Time) {
 	var due []AckFunc
 	s.mu.Lock()
-	s.acks.Expire(now.UnixNano(), func(_ int64, fn AckFunc) { due = append(due, fn) })
+	if s.acks != nil {
+		s.acks.Expire(now.UnixNano(), func(_ int64, fn AckFunc) { due = append(due, fn) })
+	}
 	s.mu.Unlock()
 	for _, fn := range due {
 		fn(nil, ErrAckTimeout)
@@ -510,7 +552,10 @@ func (s *Socket) dispatch(e *Event) {
 	}
 	name := e.Name
 	s.mu.Lock()
-	anyH := s.anyHandlers
+	var anyH []handlerEntry
+	if s.rare != nil {
+		anyH = s.rare.anyHandlers
+	}
 	list := s.handlers
 	// Drop this event's once handlers before running them: a new list,
 	// while list, as it was, runs.
@@ -580,21 +625,23 @@ func (s *Socket) onclose(reason string) {
 	s.life.Unlock()
 	var pending []AckFunc
 	s.mu.Lock()
-	s.lastRooms = rooms
-	s.acks.Drain(func(_ int64, fn AckFunc) { pending = append(pending, fn) })
+	s.rareLocked().lastRooms = rooms
+	if s.acks != nil {
+		s.acks.Drain(func(_ int64, fn AckFunc) { pending = append(pending, fn) })
+	}
 	s.mu.Unlock()
 	for _, fn := range pending {
 		fn(nil, ErrDisconnected)
 	}
 	s.enqueue(task{fn: func() {
 		s.mu.Lock()
-		disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
+		disconnecting, disconnect := s.rare.onDisconnecting, s.onDisconnect
 		s.mu.Unlock()
 		for _, fn := range disconnecting {
 			fn(reason)
 		}
 		s.mu.Lock()
-		s.lastRooms = nil // gone now, as the reference's leaveAll
+		s.rare.lastRooms = nil // gone now, as the reference's leaveAll
 		s.mu.Unlock()
 		for _, fn := range disconnect {
 			fn(reason)
