@@ -98,12 +98,16 @@ type Event struct {
 // safe for concurrent use: the caller serialises every call.
 type Session struct {
 	role      Role
-	cfg       Config
-	sid       string
-	handshake Handshake
 	state     State
 	transport Transport
+	opened    Transport // the transport the session opened on
 	up        upgradeState
+	reason    Reason
+	cfg       Config
+	sid       string
+	// peer is the handshake a client received (nil before it and on a
+	// server, whose handshake follows from its Config: see Handshake).
+	peer *Handshake
 
 	out      []Packet
 	outBytes int
@@ -116,26 +120,16 @@ type Session struct {
 	heartBy   time.Time // server: the pong is due; client: the next ping is due
 	upgradeBy time.Time // both: the probe must have finished
 
-	reason Reason
-	cause  error
+	cause error
 }
 
 // NewServerSession starts a server session on transport t and queues the
 // open packet.
 func NewServerSession(sid string, cfg Config, t Transport, now time.Time) *Session {
 	cfg = cfg.WithDefaults()
-	s := &Session{role: RoleServer, cfg: cfg, sid: sid, state: StateOpen, transport: t}
-	s.handshake = Handshake{
-		SID:          sid,
-		Upgrades:     []string{},
-		PingInterval: cfg.PingInterval,
-		PingTimeout:  cfg.PingTimeout,
-		MaxPayload:   cfg.Limits.MaxPayload,
-	}
-	if t == Polling && cfg.AllowUpgrades {
-		s.handshake.Upgrades = []string{"websocket"}
-	}
-	s.push(Packet{Type: Open, Data: AppendHandshake(nil, &s.handshake)})
+	s := &Session{role: RoleServer, cfg: cfg, sid: sid, state: StateOpen, transport: t, opened: t}
+	hs := s.Handshake()
+	s.push(Packet{Type: Open, Data: AppendHandshake(nil, &hs)})
 	s.pingAt = now.Add(cfg.PingInterval)
 	return s
 }
@@ -162,8 +156,29 @@ func (s *Session) State() State { return s.state }
 // Transport is the active transport.
 func (s *Session) Transport() Transport { return s.transport }
 
-// Handshake is the handshake sent (server) or received (client).
-func (s *Session) Handshake() Handshake { return s.handshake }
+// Handshake is the handshake sent (server) or received (client; the zero
+// Handshake before it).
+func (s *Session) Handshake() Handshake {
+	if s.role == RoleClient {
+		if s.peer == nil {
+			return Handshake{}
+		}
+		return *s.peer
+	}
+	// A server's follows from its configuration, rather than being kept
+	// by every session.
+	hs := Handshake{
+		SID:          s.sid,
+		Upgrades:     []string{},
+		PingInterval: s.cfg.PingInterval,
+		PingTimeout:  s.cfg.PingTimeout,
+		MaxPayload:   s.cfg.Limits.MaxPayload,
+	}
+	if s.opened == Polling && s.cfg.AllowUpgrades {
+		hs.Upgrades = []string{"websocket"}
+	}
+	return hs
+}
 
 // Config is the session's configuration, defaults applied.
 func (s *Session) Config() Config { return s.cfg }
@@ -200,7 +215,7 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 		if err != nil {
 			return s.violation(now, err)
 		}
-		s.handshake, s.sid, s.state = hs, hs.SID, StateOpen
+		s.peer, s.sid, s.state = &hs, hs.SID, StateOpen
 		s.heartBy = now.Add(hs.PingInterval + hs.PingTimeout)
 		s.pushEvent(Event{Kind: EventOpen})
 		return nil
@@ -224,7 +239,7 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 			s.close(ReasonTransportError, err)
 			return err
 		}
-		s.heartBy = now.Add(s.handshake.PingInterval + s.handshake.PingTimeout)
+		s.heartBy = now.Add(s.peer.PingInterval + s.peer.PingTimeout)
 		// The pong carries no data: p.Data aliases the caller's buffer,
 		// which must not outlive this call in the output queue.
 		s.push(Packet{Type: Pong})
@@ -395,7 +410,7 @@ func (s *Session) StartProbe(now time.Time) error {
 		return ErrUpgrade
 	}
 	if s.role == RoleClient {
-		if !slices.Contains(s.handshake.Upgrades, "websocket") {
+		if s.peer == nil || !slices.Contains(s.peer.Upgrades, "websocket") {
 			return ErrUpgrade
 		}
 		s.probeOut = append(s.probeOut, Packet{Type: Ping, Data: probe})
