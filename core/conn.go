@@ -29,13 +29,16 @@ type Conn struct {
 	// The sockets by namespace: most connections join one, held in first
 	// without a map; the sockets of other namespaces are in more, made
 	// when needed. Their count is bounded by MaxNamespacesPerConn.
-	first     *Socket
-	more      map[string]*Socket
-	connectBy time.Time
-	paused    int           // sockets whose inbox is full
+	first *Socket
+	more  map[string]*Socket
+	// connectBy is when the session closes unless it has joined a
+	// namespace, in Unix nanoseconds, as the ack deadlines; 0 once it
+	// has.
+	connectBy int64
+	paused    int32         // sockets whose inbox is full
 	anyPaused atomic.Bool   // paused > 0, read without the lock on every input
-	resume    chan struct{} // closed when paused drops to 0 or the session ends
 	ended     bool          // the session closed: reads never pause again
+	resume    chan struct{} // closed when paused drops to 0 or the session ends
 
 	// remote is set on a connection whose client is held by another node
 	// (see NewRemoteConn, remoteconn.go): its output goes there instead of
@@ -103,7 +106,7 @@ func (c *Conn) ReadPaused() <-chan struct{} {
 // again (-1).
 func (c *Conn) pauseReads(delta int) {
 	c.mu.Lock()
-	c.paused += delta
+	c.paused += int32(delta)
 	c.anyPaused.Store(c.paused > 0)
 	if c.paused == 0 && c.resume != nil {
 		close(c.resume)
@@ -124,8 +127,8 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 	c := &Conn{
 		srv:       s,
 		hs:        hs,
-		connectBy: now.Add(s.cfg.ConnectTimeout),
-		dec:       *sio.NewDecoder(s.cfg.Limits),
+		connectBy: now.Add(s.cfg.ConnectTimeout).UnixNano(),
+		dec:       *sio.NewSharedDecoder(&s.cfg.Limits),
 	}
 	c.EngineConn = NewEngineConn(sid, s.cfg.Engine, t, now, wake, (*connEvents)(c))
 	c.EngineConn.SetTrace(s.log)
@@ -151,7 +154,7 @@ func (h *connEvents) OnClose(r eio.Reason, _ error) { (*Conn)(h).onClose(r) }
 func (h *connEvents) OnTimeout(now time.Time) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	expired := !c.connectBy.IsZero() && !now.Before(c.connectBy)
+	expired := c.connectBy != 0 && now.UnixNano() >= c.connectBy
 	c.mu.Unlock()
 	if expired {
 		c.closeSession(eio.ReasonForcedClose, nil)
@@ -164,8 +167,8 @@ func (h *connEvents) OnTimeout(now time.Time) {
 func (h *connEvents) Deadline() (t time.Time, ok bool) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	if !c.connectBy.IsZero() {
-		t, ok = c.connectBy, true
+	if c.connectBy != 0 {
+		t, ok = time.Unix(0, c.connectBy), true
 	}
 	c.mu.Unlock()
 	for _, s := range c.socketList() {
@@ -336,7 +339,7 @@ func (c *Conn) admit(s *Socket, asked string) {
 	}, sio.AppendFrames(one[:0], &ans)...)
 	s.life.Unlock()
 	c.mu.Lock()
-	c.connectBy = time.Time{}
+	c.connectBy = 0
 	c.mu.Unlock()
 	for _, h := range onConn {
 		h(s)

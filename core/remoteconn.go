@@ -81,7 +81,7 @@ func (s *Server) NewRemoteConn(sid string, t eio.Transport, hs Handshake, link R
 	c := &Conn{
 		srv:    s,
 		hs:     hs,
-		dec:    *sio.NewDecoder(s.cfg.Limits),
+		dec:    *sio.NewSharedDecoder(&s.cfg.Limits),
 		remote: &remoteLink{link: link, transport: t},
 	}
 	if c.hs.Context == nil {

@@ -70,7 +70,7 @@ func (l Limits) withDefaults() Limits {
 // its idle state (any packet awaiting attachments is dropped), so the caller
 // may go on or, more usually, close the connection.
 type Decoder struct {
-	limits  Limits
+	limits  *Limits // nil: the defaults
 	pending *Packet
 	want    int // attachments awaited by pending
 	held    int // attachment bytes held for pending
@@ -78,7 +78,20 @@ type Decoder struct {
 }
 
 // NewDecoder returns a decoder with the given limits.
-func NewDecoder(l Limits) *Decoder { return &Decoder{limits: l} }
+func NewDecoder(l Limits) *Decoder { return &Decoder{limits: &l} }
+
+// NewSharedDecoder returns a decoder that reads its limits from *l, which
+// many decoders may share (a server's connections) and which must not
+// change.
+func NewSharedDecoder(l *Limits) *Decoder { return &Decoder{limits: l} }
+
+// lim is the decoder's limits, defaults applied.
+func (d *Decoder) lim() Limits {
+	if d.limits == nil {
+		return Limits{}.withDefaults()
+	}
+	return d.limits.withDefaults()
+}
 
 // Pending reports whether the decoder is awaiting attachments.
 func (d *Decoder) Pending() bool { return d.pending != nil }
@@ -102,7 +115,7 @@ func (d *Decoder) DecodeText(frame []byte) (*Packet, error) {
 		d.Reset()
 		return nil, newError(ErrCodeUnexpectedText, 0, "text frame while awaiting attachments")
 	}
-	lim := d.limits.withDefaults()
+	lim := d.lim()
 	if len(frame) > lim.MaxPacketBytes {
 		return nil, limitError(ErrCodeTooLarge, lim.MaxPacketBytes, lim.MaxPacketBytes, "text frame of "+strconv.Itoa(len(frame))+" bytes")
 	}
@@ -276,7 +289,7 @@ func (d *Decoder) DecodeBinary(frame []byte) (*Packet, error) {
 	if d.pending == nil {
 		return nil, newError(ErrCodeUnexpectedBinary, 0, "binary frame while no attachment is awaited")
 	}
-	lim := d.limits.withDefaults()
+	lim := d.lim()
 	if len(frame) > lim.MaxAttachmentBytes-d.held {
 		off := lim.MaxAttachmentBytes - d.held
 		d.Reset()
