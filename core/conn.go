@@ -130,7 +130,7 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 		connectBy: now.Add(s.cfg.ConnectTimeout).UnixNano(),
 		dec:       *sio.NewSharedDecoder(&s.cfg.Limits),
 	}
-	c.EngineConn = NewEngineConn(sid, s.cfg.Engine, t, now, wake, (*connEvents)(c))
+	c.EngineConn = newEngineConn(sid, &s.cfg.Engine, t, now, wake, (*connEvents)(c))
 	c.EngineConn.SetTrace(s.log)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -58,10 +58,17 @@ func (c *EngineConn) unlock() {
 // is called, never blocking, whenever output is queued or the state
 // changed.
 func NewEngineConn(sid string, cfg eio.Config, t eio.Transport, now time.Time, wake func(), h EngineHandler) *EngineConn {
+	cfg = cfg.WithDefaults()
+	return newEngineConn(sid, &cfg, t, now, wake, h)
+}
+
+// newEngineConn is NewEngineConn with a configuration that many sessions
+// share (a Server's): see eio.NewSharedServerSession.
+func newEngineConn(sid string, cfg *eio.Config, t eio.Transport, now time.Time, wake func(), h EngineHandler) *EngineConn {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &EngineConn{sid: sid, wake: wake, h: h, sess: eio.NewServerSession(sid, cfg, t, now)}
+	return &EngineConn{sid: sid, wake: wake, h: h, sess: eio.NewSharedServerSession(sid, cfg, t, now)}
 }
 
 // SID is the session id.

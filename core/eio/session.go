@@ -103,7 +103,7 @@ type Session struct {
 	opened    Transport // the transport the session opened on
 	up        upgradeState
 	reason    Reason
-	cfg       Config
+	cfg       *Config // defaults applied; shared by a server's sessions, never changed
 	sid       string
 	// peer is the handshake a client received (nil before it and on a
 	// server, whose handshake follows from its Config: see Handshake).
@@ -127,6 +127,18 @@ type Session struct {
 // open packet.
 func NewServerSession(sid string, cfg Config, t Transport, now time.Time) *Session {
 	cfg = cfg.WithDefaults()
+	return NewSharedServerSession(sid, &cfg, t, now)
+}
+
+// NewSharedServerSession is NewServerSession reading its configuration from
+// *cfg, which the sessions of a server may share, rather than each keeping a
+// copy: *cfg must not change afterwards. When cfg lacks its defaults, the
+// session keeps a copy with them applied.
+func NewSharedServerSession(sid string, cfg *Config, t Transport, now time.Time) *Session {
+	if d := cfg.WithDefaults(); d != *cfg {
+		cfg = new(Config)
+		*cfg = d
+	}
 	s := &Session{role: RoleServer, cfg: cfg, sid: sid, state: StateOpen, transport: t, opened: t}
 	hs := s.Handshake()
 	s.push(Packet{Type: Open, Data: AppendHandshake(nil, &hs)})
@@ -138,7 +150,7 @@ func NewServerSession(sid string, cfg Config, t Transport, now time.Time) *Sessi
 // server's open packet; its heartbeat limits come from that handshake.
 func NewClientSession(cfg Config, t Transport, now time.Time) *Session {
 	cfg = cfg.WithDefaults()
-	s := &Session{role: RoleClient, cfg: cfg, state: StateOpening, transport: t}
+	s := &Session{role: RoleClient, cfg: &cfg, state: StateOpening, transport: t}
 	// A server that never sends the handshake is as dead as a silent one.
 	s.heartBy = now.Add(cfg.PingInterval + cfg.PingTimeout)
 	return s
@@ -181,7 +193,7 @@ func (s *Session) Handshake() Handshake {
 }
 
 // Config is the session's configuration, defaults applied.
-func (s *Session) Config() Config { return s.cfg }
+func (s *Session) Config() Config { return *s.cfg }
 
 // Upgrading reports whether a probe is under way.
 func (s *Session) Upgrading() bool { return s.up == upProbing || s.up == upProbed }

@@ -1269,3 +1269,24 @@ func BenchmarkSessionSendTake(b *testing.B) {
 		buf = s.TakeOutput(buf[:0])
 	}
 }
+
+// TestSharedServerSessionConfig: sessions share a configuration that has
+// its defaults, and one without them gets a copy with them, the shared
+// value untouched.
+func TestSharedServerSessionConfig(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	full := Config{PingInterval: 3 * time.Second}.WithDefaults()
+	a := NewSharedServerSession("a", &full, WebSocket, now)
+	b := NewSharedServerSession("b", &full, Polling, now)
+	if a.Config() != full || b.Config() != full || a.cfg != &full || b.cfg != &full {
+		t.Fatal("sessions do not share a configuration with its defaults")
+	}
+	bare := Config{PingInterval: 3 * time.Second}
+	c := NewSharedServerSession("c", &bare, WebSocket, now)
+	if c.Config() != full || bare != (Config{PingInterval: 3 * time.Second}) {
+		t.Fatalf("config %+v, shared one now %+v", c.Config(), bare)
+	}
+	if hs := b.Handshake(); hs.SID != "b" || hs.PingInterval != 3*time.Second || hs.MaxPayload != full.Limits.MaxPayload {
+		t.Fatalf("handshake %+v", hs)
+	}
+}
