@@ -405,7 +405,7 @@ func (s *Session) closeWith(r Reason, cause error, tell bool) {
 	s.pingAt, s.heartBy, s.upgradeBy = time.Time{}, time.Time{}, time.Time{}
 	if s.Upgrading() {
 		s.up = upNone
-		s.probeOut = s.probeOut[:0]
+		s.probeOut = nil
 		s.pushEvent(Event{Kind: EventProbeAbort})
 	}
 	s.pushEvent(Event{Kind: EventClose, Reason: r, Err: cause})
@@ -521,7 +521,7 @@ func (s *Session) abortProbe(err error) {
 	}
 	s.up = upNone
 	s.upgradeBy = time.Time{}
-	s.probeOut = s.probeOut[:0]
+	s.probeOut = nil
 	s.pushEvent(Event{Kind: EventProbeAbort, Err: err})
 }
 
@@ -543,9 +543,23 @@ func (s *Session) PollEvent() (Event, bool) {
 	s.events[s.evHead] = Event{}
 	s.evHead++
 	if s.evHead == len(s.events) {
-		s.events, s.evHead = s.events[:0], 0
+		s.events, s.evHead = keep(s.events), 0
 	}
 	return e, true
+}
+
+// keepSlots is the capacity a queue keeps once drained: enough for the
+// packets and events of one message, so that a busy session reuses it,
+// while an idle one holds no more than that after a burst.
+const keepSlots = 4
+
+// keep returns q emptied, its array kept unless larger than keepSlots. q's
+// elements must have been cleared.
+func keep[T any](q []T) []T {
+	if cap(q) > keepSlots {
+		return nil
+	}
+	return q[:0]
 }
 
 // TakeOutput appends the packets queued for the active transport to dst and
@@ -569,7 +583,7 @@ func (s *Session) TakeOutput(dst []Packet) []Packet {
 	}
 	dst = append(dst, s.out...)
 	clear(s.out)
-	s.out, s.outBytes = s.out[:0], 0
+	s.out, s.outBytes = keep(s.out), 0
 	return dst
 }
 
@@ -599,14 +613,17 @@ func (s *Session) TakeOutputLimit(dst []Packet, max int) []Packet {
 	rest := copy(s.out, s.out[n:])
 	clear(s.out[rest:])
 	s.out = s.out[:rest]
+	if rest == 0 {
+		s.out = keep(s.out)
+	}
 	return dst
 }
 
 // TakeProbeOutput appends the packets queued for the probe WebSocket to dst.
 func (s *Session) TakeProbeOutput(dst []Packet) []Packet {
 	dst = append(dst, s.probeOut...)
-	clear(s.probeOut)
-	s.probeOut = s.probeOut[:0]
+	// The probe's queue serves the upgrade alone: nothing is kept.
+	s.probeOut = nil
 	return dst
 }
 

@@ -1290,3 +1290,45 @@ func TestSharedServerSessionConfig(t *testing.T) {
 		t.Fatalf("handshake %+v", hs)
 	}
 }
+
+// TestQueuesKeepLittleOnceDrained: a session reuses its output queue for
+// one packet at a time without allocating, and after a burst it keeps no
+// array larger than keepSlots, nor the probe's queue after an upgrade.
+func TestQueuesKeepLittleOnceDrained(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	s := NewServerSession("sid", Config{AllowUpgrades: true}, Polling, now)
+	dst := s.TakeOutput(make([]Packet, 0, 64))
+	msg := Packet{Type: Message, Data: []byte("x")}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := s.Send(false, msg); err != nil {
+			t.Fatal(err)
+		}
+		dst = s.TakeOutput(dst[:0])
+	}); n != 0 {
+		t.Fatalf("send and take of one packet: %v allocations", n)
+	}
+	for range 3 * keepSlots {
+		_ = s.Send(false, msg)
+	}
+	if dst = s.TakeOutput(dst[:0]); len(dst) != 3*keepSlots || cap(s.out) != 0 {
+		t.Fatalf("after a burst: took %d, queue capacity %d", len(dst), cap(s.out))
+	}
+	for range 3 * keepSlots {
+		_ = s.Send(false, msg)
+	}
+	for s.HasOutput() {
+		dst = s.TakeOutputLimit(dst[:0], 2)
+	}
+	if cap(s.out) != 0 {
+		t.Fatalf("after a burst taken in parts: queue capacity %d", cap(s.out))
+	}
+	if err := s.StartProbe(now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HandleProbeFrame(now, []byte("2probe"), false); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.TakeProbeOutput(nil); len(out) != 1 || s.probeOut != nil {
+		t.Fatalf("probe output %v, kept %d", out, cap(s.probeOut))
+	}
+}
