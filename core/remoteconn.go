@@ -144,7 +144,8 @@ func (c *Conn) takeHandover(s *Socket) {
 	if c.remote == nil || c.remote.handover == "" {
 		return
 	}
-	s.id, s.handedOver = c.remote.handover, true
+	s.id = c.remote.handover
+	s.rareLocked().handedOver = true // s is not shared yet: no lock needed
 	c.remote.handover = ""
 }
 
@@ -155,7 +156,11 @@ func (c *Conn) takeHandover(s *Socket) {
 // for it again. Its rooms and per-socket state on the node that died are
 // lost: a connection handler restores what the application needs (joins
 // its rooms again), as on any connect. False for every other socket.
-func (s *Socket) HandedOver() bool { return s.handedOver }
+func (s *Socket) HandedOver() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rare != nil && s.rare.handedOver
+}
 
 // HandleClose ends the connection for reason r without asking the
 // client's node to close anything: that node reported the client's

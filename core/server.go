@@ -70,6 +70,11 @@ type Server struct {
 	timers sio.AckTable[func()] // server-wide deadlines
 
 	fwd atomic.Pointer[forwarderBox] // see SetForwarder (forward.go)
+
+	// handlerIDs numbers the handlers that sockets add, so that the
+	// function On returns removes its own (one counter for all rather
+	// than one in every socket).
+	handlerIDs atomic.Uint64
 }
 
 // NewServer makes a server with the main namespace "/".

@@ -24,8 +24,6 @@ type Socket struct {
 	nsp  *Namespace
 	conn *Conn
 	hs   *Handshake // the connection's, with this socket's auth: see Handshake
-	// handedOver: it came from another node (RemoteConn.HandleHandover).
-	handedOver bool
 
 	// state moves once from pending (middlewares running) to connected,
 	// and from either to closed; life orders the moves with the namespace
@@ -45,7 +43,6 @@ type Socket struct {
 	// so that dispatch may run a copy of it unlocked.
 	handlers     []handlerEntry
 	onDisconnect []func(reason string)
-	nextHandler  uint64
 	data         any
 	// acks are the acknowledgements awaited from the client, made at the
 	// first; rare holds what few sockets use. Both nil on a socket that
@@ -61,6 +58,8 @@ type socketRare struct {
 	anyOut          []func(event string, args []any)
 	onDisconnecting []func(reason string)
 	lastRooms       []string // the rooms it had when it closed
+	// handedOver: it came from another node (RemoteConn.HandleHandover).
+	handedOver bool
 }
 
 // rareLocked returns s.rare, made when needed; s.mu is held.
@@ -132,8 +131,7 @@ func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(e
 func (s *Socket) on(event string, h EventHandler, once bool) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextHandler++
-	id := s.nextHandler
+	id := s.nsp.srv.handlerIDs.Add(1)
 	// Appending writes past the length only, which no copy reads.
 	s.handlers = append(s.handlers, handlerEntry{h: h, event: event, once: once, id: id})
 	return func() {
@@ -182,8 +180,7 @@ func keepHandlers(list []handlerEntry, keep func(handlerEntry) bool) []handlerEn
 func (s *Socket) OnAny(h EventHandler) (off func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextHandler++
-	id := s.nextHandler
+	id := s.nsp.srv.handlerIDs.Add(1)
 	r := s.rareLocked()
 	r.anyHandlers = append(r.anyHandlers, handlerEntry{h: h, id: id})
 	return func() {
