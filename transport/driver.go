@@ -111,10 +111,11 @@ type Driver struct {
 	closeSent bool
 	// ended is closed when the driver finishes: it ends a reader that
 	// waits for room (ReadPaused).
-	ended  chan struct{}
-	wg     sync.WaitGroup           // goroutines of the driver
-	writer atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
-	turns  turns                    // application code run by the reader (turns.go)
+	ended      chan struct{}
+	wg         sync.WaitGroup           // goroutines of the driver
+	writer     atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
+	turns      turns                    // application code run by the reader (turns.go)
+	sweepState                          // the reader's waits, for the idle sweep (idle.go)
 }
 
 // NewDriver makes a driver; Attach its session before serving requests.

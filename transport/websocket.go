@@ -82,10 +82,27 @@ func (d *Driver) ServeWebSocket(ws *WebSocket) {
 // and that blocked hands reading to a new goroutine (turns.go).
 func (d *Driver) readLoop(sock *WebSocket, w *wsWriter, end func()) {
 	d.setResume(sock, w, end)
-	// This loop is where an idle session's goroutine waits: keep its frame
-	// small, so that the runtime can shrink the goroutine's stack.
+	if canPark && sock.nc.rc != nil {
+		sweep.add(d)
+	}
+	d.readOn(sock, w, end, false)
+}
+
+// readOn is readLoop's loop; woken: the connection was parked and is
+// readable now (park.go).
+func (d *Driver) readOn(sock *WebSocket, w *wsWriter, end func(), woken bool) {
+	// This loop is where an idle session's goroutine waits, unless it
+	// parks: keep its frame small, so that the runtime can shrink the
+	// goroutine's stack.
 	for {
-		sock.waitReadable()
+		// The lot runs a new reader once the connection is readable.
+		if !woken && d.reads.Load() < parkEarly && d.parkReader(sock) {
+			return
+		}
+		woken = false
+		if d.waitIdle(sock) && d.parkReader(sock) {
+			return
+		}
 		ok, ready := d.readOne(sock)
 		if ok && !d.finishInput(ready, w) {
 			return // handed off: the new reader ends the session
@@ -94,6 +111,7 @@ func (d *Driver) readLoop(sock *WebSocket, w *wsWriter, end func()) {
 			break
 		}
 	}
+	sweep.remove(d)
 	end()
 }
 
@@ -151,6 +169,7 @@ func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
 		d.Wake()
 		return false, nil
 	}
+	d.reads.Add(1)
 	d.beginInput()
 	_ = c.HandleFrame(d.opts.Clock(), data, binary)
 	ready = d.endInput()

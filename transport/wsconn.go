@@ -24,10 +24,9 @@ type WebSocket struct {
 	// deflate: the client took per-message compression, so data frames
 	// go through the library, which compresses them.
 	deflate bool
-	br      *bufio.Reader // the library's read buffer, when it is ours
+	br      *bufio.Reader // the library's read buffer
 	guard   *frameGuard   // follows the client's frame headers, if any
-	rc      syscall.RawConn
-	pre     *preReader // what waitReadable read, when br is ours
+	pre     *preReader    // what waitReadable read, when br is ours
 	// closeMu keeps waitReadable's look at br apart from a close
 	// handshake run by the writer, which reads through br too.
 	closeMu sync.Mutex
@@ -87,30 +86,25 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxPayload itself
 	sock := &WebSocket{ws: ws, nc: h.nc, br: h.br, guard: h.guard, pre: h.pre, deflate: w.Header().Get("Sec-WebSocket-Extensions") != ""}
-	if sc, ok := h.nc.Conn.(syscall.Conn); ok {
-		sock.rc, _ = sc.SyscallConn()
-	}
 	return sock, nil
 }
 
-// waitReadable blocks until the connection has bytes to read, on a shallow
-// stack: an idle session's goroutine then holds a small stack (the runtime
-// shrinks it), instead of the deep one of a read blocked inside the
-// WebSocket library. It reads the bytes that came itself (into a pooled
-// buffer that the library's reads then drain), so that waiting costs no
-// system call of its own. It returns at once when bytes are buffered
-// already, or when it cannot wait this way (the read itself then blocks).
-func (w *WebSocket) waitReadable() {
-	if !canReadNow || w.rc == nil || w.br == nil || w.pre == nil {
-		return
+// canWait reports whether the reader can wait for the connection's next
+// bytes on a shallow stack (Driver.waitIdle): an idle session's goroutine
+// then holds a small stack (the runtime shrinks it), instead of the deep
+// one of a read blocked inside the WebSocket library. The wait reads the
+// bytes that came itself (into a pooled buffer that the library's reads
+// then drain), so that waiting costs no system call of its own. False when
+// bytes are buffered already, or when it cannot wait this way (the read
+// itself then blocks).
+func (w *WebSocket) canWait() bool {
+	if !canReadNow || w.nc.rc == nil || w.br == nil || w.pre == nil {
+		return false
 	}
 	w.closeMu.Lock()
 	buffered := w.br.Buffered()
 	w.closeMu.Unlock()
-	if buffered > 0 {
-		return
-	}
-	_ = w.rc.Read(w.pre.fillFn)
+	return buffered == 0
 }
 
 // Conn is the underlying WebSocket.
@@ -135,30 +129,24 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return c, brw, err
 	}
 	h.nc = &corkConn{Conn: c, timeout: h.timeout}
-	r := brw.Reader
-	var src io.Reader = c
-	if r.Buffered() == 0 {
-		h.pre = newPreReader(c)
-		src = h.pre
-		h.nc.pre = h.pre
+	if sc, ok := c.(syscall.Conn); ok {
+		h.nc.rc, _ = sc.SyscallConn()
 	}
+	// What the client sent already, behind the handshake (net/http may
+	// have read it: the 101 leaves before the hijack), is read first.
+	h.pre = newPreReader(c)
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		h.pre.seed(b)
+	}
+	h.nc.pre = h.pre
 	if h.max > 0 {
-		// The guard sees every byte the library reads: the library reads
-		// the bytes net/http had buffered already, then the connection.
-		h.guard = &frameGuard{r: src, max: int64(h.max)}
-		if n := r.Buffered(); n > 0 {
-			b, _ := r.Peek(n)
-			if h.guard.scan(b) {
-				h.guard.failed.Store(true)
-			}
-		}
+		// The guard sees every byte the library reads.
+		h.guard = &frameGuard{r: h.pre, max: int64(h.max)}
 		h.nc.guard = h.guard
 	}
-	if r.Buffered() == 0 {
-		r = bufio.NewReaderSize(h.nc, hijackBuf)
-		h.br = r
-	}
-	return h.nc, bufio.NewReadWriter(r, bufio.NewWriterSize(h.nc, hijackBuf)), nil
+	h.br = bufio.NewReaderSize(h.nc, hijackBuf)
+	return h.nc, bufio.NewReadWriter(h.br, bufio.NewWriterSize(h.nc, hijackBuf)), nil
 }
 
 // hijackBuf is the size of the WebSocket library's read and write buffers
@@ -184,6 +172,22 @@ type corkConn struct {
 	corked   bool
 	buf      *[]byte
 	deadline time.Time // the write deadline set on Conn
+
+	rc syscall.RawConn // Conn's, when it is a socket
+	// The connection's place in the parking lot (park.go), under its lock.
+	parkID    uint64 // 0 when not parked
+	parkAdded bool   // registered in the lot once
+}
+
+// Close closes the connection, and runs its reader if it was parked: the
+// reader then reads the close.
+func (c *corkConn) Close() error {
+	d := lot.unpark(c)
+	err := c.Conn.Close()
+	if d != nil {
+		d.unparked()
+	}
+	return err
 }
 
 func (c *corkConn) Read(p []byte) (int, error) {
@@ -215,6 +219,13 @@ func newPreReader(c net.Conn) *preReader {
 	r := &preReader{Conn: c}
 	r.fillFn = r.fill
 	return r
+}
+
+// seed makes b the first bytes read.
+func (r *preReader) seed(b []byte) {
+	bp := preBufs.Get().(*[]byte)
+	*bp = append((*bp)[:0], b...)
+	r.buf = bp
 }
 
 // Read drains what fill read first. It holds mu while it reads the
