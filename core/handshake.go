@@ -24,9 +24,41 @@ import (
 // values); Map gives a map back, as http.Header(h.Map()).
 type Header struct {
 	// s holds, for each value in order (names sorted, a name's values in
-	// their order): the length of the name as a uvarint, the name, the
-	// length of the value as a uvarint, the value.
+	// their order): the name, then the length of the value as a uvarint
+	// and the value. A name is a uvarint x, then for an even x the x/2
+	// bytes of the name, for an odd x nothing: it is commonNames[x/2].
 	s string
+}
+
+// commonNames are the names of the headers that browsers and the
+// clients send when they open a session, in canonical form: a Header
+// stores each as one byte.
+var commonNames = [...]string{
+	"Accept", "Accept-Encoding", "Accept-Language", "Authorization",
+	"Cache-Control", "Connection", "Content-Length", "Content-Type",
+	"Cookie", "Dnt", "Host", "Origin", "Pragma", "Priority", "Referer",
+	"Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform",
+	"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+	"Sec-Websocket-Extensions", "Sec-Websocket-Key", "Sec-Websocket-Protocol",
+	"Sec-Websocket-Version", "Upgrade", "User-Agent",
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip",
+}
+
+// commonIndex is the index of each of commonNames.
+var commonIndex = func() map[string]int {
+	m := make(map[string]int, len(commonNames))
+	for i, n := range commonNames {
+		m[n] = i
+	}
+	return m
+}()
+
+// nameCode is the uvarint that stores name (see Header.s).
+func nameCode(name string) uint64 {
+	if i, ok := commonIndex[name]; ok {
+		return uint64(2*i + 1)
+	}
+	return uint64(2 * len(name))
 }
 
 // MakeHeader returns the headers of m, an http.Header or any map of names
@@ -41,8 +73,12 @@ func MakeHeader(m map[string][]string) Header {
 			continue
 		}
 		names = append(names, k)
+		nameLen := uvarintLen(nameCode(k))
+		if nameCode(k)%2 == 0 {
+			nameLen += len(k)
+		}
 		for _, v := range vs {
-			size += uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v)
+			size += nameLen + uvarintLen(uint64(len(v))) + len(v)
 		}
 	}
 	if len(names) == 0 {
@@ -53,9 +89,12 @@ func MakeHeader(m map[string][]string) Header {
 	b.Grow(size)
 	var n [binary.MaxVarintLen64]byte
 	for _, k := range names {
+		code := nameCode(k)
 		for _, v := range m[k] {
-			b.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
-			b.WriteString(k)
+			b.Write(n[:binary.PutUvarint(n[:], code)])
+			if code%2 == 0 {
+				b.WriteString(k)
+			}
 			b.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
 			b.WriteString(v)
 		}
@@ -64,7 +103,7 @@ func MakeHeader(m map[string][]string) Header {
 }
 
 // uvarintLen is the length of n as a uvarint.
-func uvarintLen(n int) int {
+func uvarintLen(n uint64) int {
 	l := 1
 	for ; n >= 0x80; n >>= 7 {
 		l++
@@ -80,8 +119,12 @@ func (h Header) next(i int) (name, value string, j int, ok bool) {
 	}
 	n, w := uvarintString(h.s[i:])
 	i += w
-	name = h.s[i : i+int(n)]
-	i += int(n)
+	if n%2 == 1 {
+		name = commonNames[n/2]
+	} else {
+		name = h.s[i : i+int(n/2)]
+		i += int(n / 2)
+	}
 	n, w = uvarintString(h.s[i:])
 	i += w
 	value = h.s[i : i+int(n)]

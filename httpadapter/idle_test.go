@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +112,43 @@ func retainedPerConn(n int, open func(i int) any) float64 {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(hold)
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+}
+
+// TestHandshakeOf: the handshake a connection keeps has every header of
+// its request, Host included as in the reference's, and its URI, query
+// and address; the request is left as it was.
+func TestHandshakeOf(t *testing.T) {
+	for _, c := range []struct{ uri, query string }{
+		{"/socket.io/?EIO=4&transport=websocket", "EIO=4&transport=websocket"},
+		{"/socket.io/?EIO=4&transport=polling&t=a%3Fb", "EIO=4&transport=polling&t=a%3Fb"},
+		{"/socket.io/", ""},
+		{"http://example.com/socket.io/?EIO=4", "EIO=4"},
+	} {
+		raw := "GET " + c.uri + " HTTP/1.1\r\nHost: example.com\r\nOrigin: http://example.com\r\n" +
+			"Cookie: a=1\r\nCookie: b=2\r\nX-Custom-Thing: yes\r\nUser-Agent: test\r\n\r\n"
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.RemoteAddr = "192.0.2.7:4321"
+		now := time.Unix(1_000_000, 0)
+		hs := handshakeOf(r, now)
+		if hs.URL != c.uri || hs.RawQuery != c.query || hs.RawQuery != r.URL.RawQuery ||
+			hs.Address != "192.0.2.7" || !hs.XDomain || hs.Secure || !hs.Time.Equal(now) {
+			t.Errorf("%s: handshake %+v", c.uri, hs)
+		}
+		want := maps.Clone(map[string][]string(r.Header))
+		want["Host"] = []string{"example.com"}
+		if got := hs.Header.Map(); len(got) != len(want) {
+			t.Errorf("%s: headers %q, want %q", c.uri, got, want)
+		}
+		for k, vs := range want {
+			if got := hs.Header.Values(strings.ToLower(k)); !slices.Equal(got, vs) {
+				t.Errorf("%s: header %s: %q, want %q", c.uri, k, got, vs)
+			}
+		}
+		if hs.Header.Get("x-custom-thing") != "yes" || hs.Header.Get("host") != "example.com" || r.Header.Get("Host") != "" {
+			t.Errorf("%s: headers %q", c.uri, hs.Header.Map())
+		}
+	}
 }

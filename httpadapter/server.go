@@ -2,7 +2,9 @@ package httpadapter
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,14 +57,34 @@ func New(opts Options) *Server {
 	return s
 }
 
+// handshakeOf is what a connection keeps of the request that opened it,
+// for its lifetime. The headers are copied into a compact core.Header; the
+// URI is copied out of the request line, of which r.RequestURI and
+// r.URL.RawQuery are slices, and the query is taken from that copy when it
+// is the same text. The Host header, which net/http moves to r.Host, is
+// among the headers, as in the reference's handshake.
 func handshakeOf(r *http.Request, now time.Time) core.Handshake {
+	uri := strings.Clone(r.RequestURI)
+	query := r.URL.RawQuery
+	if _, q, ok := strings.Cut(uri, "?"); ok && q == query {
+		query = q
+	} else {
+		query = strings.Clone(query)
+	}
+	header := r.Header
+	if _, ok := header["Host"]; !ok && r.Host != "" {
+		// net/http moves the Host header to r.Host; the reference's
+		// handshake lists it among the headers.
+		header = maps.Clone(header)
+		header["Host"] = []string{r.Host}
+	}
 	return core.Handshake{
-		Header:   core.MakeHeader(r.Header),
-		RawQuery: r.URL.RawQuery,
+		Header:   core.MakeHeader(header),
+		RawQuery: query,
 		Address:  remoteAddr(r),
 		Secure:   r.TLS != nil,
 		XDomain:  r.Header.Get("Origin") != "",
-		URL:      r.RequestURI,
+		URL:      uri,
 		Time:     now,
 	}
 }
