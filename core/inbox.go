@@ -49,7 +49,8 @@ type inbox struct {
 func (b *inbox) push(t task) {
 	if b.n == len(b.q) {
 		// Most turns come alone: start with one slot, as an idle
-		// connection keeps the ring of its last burst.
+		// connection keeps the ring of its last burst when it has at
+		// most four (see pop).
 		grown := make([]task, max(1, 2*len(b.q)))
 		for i := 0; i < b.n; i++ {
 			grown[i] = b.q[(b.head+i)%len(b.q)]
@@ -69,7 +70,7 @@ func (b *inbox) pop() task {
 	b.bytes -= t.size
 	if b.n == 0 {
 		b.head = 0
-		if len(b.q) > 16 {
+		if len(b.q) > 4 {
 			b.q = nil // a burst is over: give its memory back
 		}
 	}
