@@ -115,10 +115,11 @@ type Session struct {
 	events   []Event
 	evHead   int
 
-	// Timers; the zero time means unset.
-	pingAt    time.Time // server: send the next ping
-	heartBy   time.Time // server: the pong is due; client: the next ping is due
-	upgradeBy time.Time // both: the probe must have finished
+	// Timers, as offsets from epoch; 0 means unset.
+	epoch     time.Time // the now the session was made with
+	pingAt    timer     // server: send the next ping
+	heartBy   timer     // server: the pong is due; client: the next ping is due
+	upgradeBy timer     // both: the probe must have finished
 
 	cause error
 }
@@ -142,7 +143,8 @@ func NewSharedServerSession(sid string, cfg *Config, t Transport, now time.Time)
 	s := &Session{role: RoleServer, cfg: cfg, sid: sid, state: StateOpen, transport: t, opened: t}
 	hs := s.Handshake()
 	s.push(Packet{Type: Open, Data: AppendHandshake(nil, &hs)})
-	s.pingAt = now.Add(cfg.PingInterval)
+	s.epoch = now
+	s.pingAt = s.after(now, cfg.PingInterval)
 	return s
 }
 
@@ -152,7 +154,8 @@ func NewClientSession(cfg Config, t Transport, now time.Time) *Session {
 	cfg = cfg.WithDefaults()
 	s := &Session{role: RoleClient, cfg: &cfg, state: StateOpening, transport: t}
 	// A server that never sends the handshake is as dead as a silent one.
-	s.heartBy = now.Add(cfg.PingInterval + cfg.PingTimeout)
+	s.epoch = now
+	s.heartBy = s.after(now, cfg.PingInterval+cfg.PingTimeout)
 	return s
 }
 
@@ -228,7 +231,7 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 			return s.violation(now, err)
 		}
 		s.peer, s.sid, s.state = &hs, hs.SID, StateOpen
-		s.heartBy = now.Add(hs.PingInterval + hs.PingTimeout)
+		s.heartBy = s.after(now, hs.PingInterval+hs.PingTimeout)
 		s.pushEvent(Event{Kind: EventOpen})
 		return nil
 	}
@@ -251,14 +254,14 @@ func (s *Session) HandlePacket(now time.Time, p Packet) error {
 			s.close(ReasonTransportError, err)
 			return err
 		}
-		s.heartBy = now.Add(s.peer.PingInterval + s.peer.PingTimeout)
+		s.heartBy = s.after(now, s.peer.PingInterval+s.peer.PingTimeout)
 		// The pong carries no data: p.Data aliases the caller's buffer,
 		// which must not outlive this call in the output queue.
 		s.push(Packet{Type: Pong})
 	case Pong:
 		if s.role == RoleServer {
-			s.heartBy = time.Time{}
-			s.pingAt = now.Add(s.cfg.PingInterval)
+			s.heartBy = 0
+			s.pingAt = s.after(now, s.cfg.PingInterval)
 		}
 	default:
 		// open, upgrade and noop on the active transport are ignored, as
@@ -306,21 +309,37 @@ func (s *Session) HandleTimeout(now time.Time) {
 	if s.state == StateClosed {
 		return
 	}
-	if due(s.heartBy, now) {
+	if s.due(s.heartBy, now) {
 		s.close(ReasonPingTimeout, nil)
 		return
 	}
-	if s.role == RoleServer && due(s.pingAt, now) {
-		s.pingAt = time.Time{}
-		s.heartBy = now.Add(s.cfg.PingTimeout)
+	if s.role == RoleServer && s.due(s.pingAt, now) {
+		s.pingAt = 0
+		s.heartBy = s.after(now, s.cfg.PingTimeout)
 		s.push(Packet{Type: Ping})
 	}
-	if due(s.upgradeBy, now) {
+	if s.due(s.upgradeBy, now) {
 		s.abortProbe(nil)
 	}
 }
 
-func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+// timer is a deadline of a session as its offset from the session's
+// epoch, 0 when unset: a third of a time.Time, with the same arithmetic
+// (monotonic when now has a monotonic reading).
+type timer time.Duration
+
+// after is the timer that falls d after now.
+func (s *Session) after(now time.Time, d time.Duration) timer {
+	if t := timer(now.Sub(s.epoch) + d); t != 0 {
+		return t
+	}
+	return 1 // 0 means unset: a nanosecond later
+}
+
+// due reports whether timer t is set and due at now.
+func (s *Session) due(t timer, now time.Time) bool {
+	return t != 0 && now.Sub(s.epoch) >= time.Duration(t)
+}
 
 // HandleTransportClose reports that the active transport ended: cleanly
 // (err == nil, ReasonTransportClose) or not (ReasonTransportError).
@@ -338,12 +357,16 @@ func (s *Session) Deadline() (t time.Time, ok bool) {
 	if s.state == StateClosed {
 		return time.Time{}, false
 	}
-	for _, d := range [...]time.Time{s.pingAt, s.heartBy, s.upgradeBy} {
-		if !d.IsZero() && (t.IsZero() || d.Before(t)) {
-			t = d
+	var next timer
+	for _, d := range [...]timer{s.pingAt, s.heartBy, s.upgradeBy} {
+		if d != 0 && (next == 0 || d < next) {
+			next = d
 		}
 	}
-	return t, !t.IsZero()
+	if next == 0 {
+		return time.Time{}, false
+	}
+	return s.epoch.Add(time.Duration(next)), true
 }
 
 // Send queues packets for the peer, all or none. When the queue is over its
@@ -402,7 +425,7 @@ func (s *Session) closeWith(r Reason, cause error, tell bool) {
 		s.push(Packet{Type: Close})
 	}
 	s.state, s.reason, s.cause = StateClosed, r, cause
-	s.pingAt, s.heartBy, s.upgradeBy = time.Time{}, time.Time{}, time.Time{}
+	s.pingAt, s.heartBy, s.upgradeBy = 0, 0, 0
 	if s.Upgrading() {
 		s.up = upNone
 		s.probeOut = nil
@@ -428,7 +451,7 @@ func (s *Session) StartProbe(now time.Time) error {
 		s.probeOut = append(s.probeOut, Packet{Type: Ping, Data: probe})
 	}
 	s.up = upProbing
-	s.upgradeBy = now.Add(s.cfg.UpgradeTimeout)
+	s.upgradeBy = s.after(now, s.cfg.UpgradeTimeout)
 	return nil
 }
 
@@ -511,7 +534,7 @@ func (s *Session) CompleteUpgrade(now time.Time) error {
 func (s *Session) finishUpgrade() {
 	s.up = upDone
 	s.transport = WebSocket
-	s.upgradeBy = time.Time{}
+	s.upgradeBy = 0
 	s.pushEvent(Event{Kind: EventUpgrade})
 }
 
@@ -520,7 +543,7 @@ func (s *Session) abortProbe(err error) {
 		return
 	}
 	s.up = upNone
-	s.upgradeBy = time.Time{}
+	s.upgradeBy = 0
 	s.probeOut = nil
 	s.pushEvent(Event{Kind: EventProbeAbort, Err: err})
 }
