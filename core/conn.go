@@ -17,28 +17,28 @@ var ErrServerClosed = errors.New("sio: server closed")
 
 // Conn is one client connection: an Engine.IO session and the sockets it
 // carries, one per namespace. Its Engine.IO methods (inputs, outputs,
-// Deadline) are the embedded EngineConn's.
+// Deadline) are the embedded EngineConn's, held in the Conn rather than
+// beside it: one allocation fewer per connection.
 type Conn struct {
-	*EngineConn
+	EngineConn
 	srv *Server
 	hs  Handshake
 
 	dec sio.Decoder // under EngineConn.inMu
 
-	mu sync.Mutex // guards the sockets, connectBy and the pause
+	mu sync.Mutex // guards the sockets, connecting and the pause
 	// The sockets by namespace: most connections join one, held in first
 	// without a map; the sockets of other namespaces are in more, made
 	// when needed. Their count is bounded by MaxNamespacesPerConn.
-	first *Socket
-	more  map[string]*Socket
-	// connectBy is when the session closes unless it has joined a
-	// namespace, in Unix nanoseconds, as the ack deadlines; 0 once it
-	// has.
-	connectBy int64
-	paused    int32         // sockets whose inbox is full
-	anyPaused atomic.Bool   // paused > 0, read without the lock on every input
-	ended     bool          // the session closed: reads never pause again
-	resume    chan struct{} // closed when paused drops to 0 or the session ends
+	first     *Socket
+	more      map[string]*Socket
+	paused    int32       // sockets whose inbox is full
+	anyPaused atomic.Bool // paused > 0, read without the lock on every input
+	// connecting: no namespace joined yet, and the session closes
+	// Config.ConnectTimeout after it opened (connectBy).
+	connecting bool
+	ended      bool          // the session closed: reads never pause again
+	resume     chan struct{} // closed when paused drops to 0 or the session ends
 
 	// remote is set on a connection whose client is held by another node
 	// (see NewRemoteConn, remoteconn.go): its output goes there instead of
@@ -125,12 +125,12 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 		hs.Context = context.Background()
 	}
 	c := &Conn{
-		srv:       s,
-		hs:        hs,
-		connectBy: now.Add(s.cfg.ConnectTimeout).UnixNano(),
-		dec:       *sio.NewSharedDecoder(&s.cfg.Limits),
+		srv:        s,
+		hs:         hs,
+		connecting: true,
+		dec:        *sio.NewSharedDecoder(&s.cfg.Limits),
 	}
-	c.EngineConn = newEngineConn(sid, &s.cfg.Engine, t, now, wake, (*connEvents)(c))
+	c.EngineConn.init(sid, &s.cfg.Engine, t, now, wake, (*connEvents)(c))
 	c.EngineConn.SetTrace(s.log)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -139,6 +139,13 @@ func (s *Server) NewConn(t eio.Transport, hs Handshake, now time.Time, wake func
 	}
 	s.conns[sid] = c
 	return c, nil
+}
+
+// connectBy is when a session that has joined no namespace closes:
+// ConnectTimeout after it opened. Only a connection with a session is ever
+// connecting.
+func (c *Conn) connectBy() time.Time {
+	return c.sess.Epoch().Add(c.srv.cfg.ConnectTimeout)
 }
 
 // Handshake is the request that opened the connection.
@@ -154,7 +161,7 @@ func (h *connEvents) OnClose(r eio.Reason, _ error) { (*Conn)(h).onClose(r) }
 func (h *connEvents) OnTimeout(now time.Time) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	expired := c.connectBy != 0 && now.UnixNano() >= c.connectBy
+	expired := c.connecting && !now.Before(c.connectBy())
 	c.mu.Unlock()
 	if expired {
 		c.closeSession(eio.ReasonForcedClose, nil)
@@ -167,8 +174,8 @@ func (h *connEvents) OnTimeout(now time.Time) {
 func (h *connEvents) Deadline() (t time.Time, ok bool) {
 	c := (*Conn)(h)
 	c.mu.Lock()
-	if c.connectBy != 0 {
-		t, ok = time.Unix(0, c.connectBy), true
+	if c.connecting {
+		t, ok = c.connectBy(), true
 	}
 	c.mu.Unlock()
 	for _, s := range c.socketList() {
@@ -339,7 +346,7 @@ func (c *Conn) admit(s *Socket, asked string) {
 	}, sio.AppendFrames(one[:0], &ans)...)
 	s.life.Unlock()
 	c.mu.Lock()
-	c.connectBy = 0
+	c.connecting = false
 	c.mu.Unlock()
 	for _, h := range onConn {
 		h(s)

@@ -65,10 +65,19 @@ func NewEngineConn(sid string, cfg eio.Config, t eio.Transport, now time.Time, w
 // newEngineConn is NewEngineConn with a configuration that many sessions
 // share (a Server's): see eio.NewSharedServerSession.
 func newEngineConn(sid string, cfg *eio.Config, t eio.Transport, now time.Time, wake func(), h EngineHandler) *EngineConn {
+	c := new(EngineConn)
+	c.init(sid, cfg, t, now, wake, h)
+	return c
+}
+
+// init starts c, not yet in use, as newEngineConn does: for an EngineConn
+// inside another struct (Conn), which saves an allocation of its own.
+func (c *EngineConn) init(sid string, cfg *eio.Config, t eio.Transport, now time.Time, wake func(), h EngineHandler) {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &EngineConn{sid: sid, wake: wake, h: h, sess: eio.NewSharedServerSession(sid, cfg, t, now)}
+	c.sid, c.wake, c.h = sid, wake, h
+	c.sess = eio.NewSharedServerSession(sid, cfg, t, now)
 }
 
 // SID is the session id.

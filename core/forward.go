@@ -139,7 +139,7 @@ func (c *Conn) Forwarded(nsp string, rt Route, frames []eio.Packet, volatile boo
 	if d := frames[0].Data; !frames[0].Binary && len(d) > 0 {
 		switch sio.PacketType(d[0] - '0') {
 		case sio.Connect:
-			c.connectBy = 0 // joined a namespace: no connect timeout
+			c.connecting = false // joined a namespace: no connect timeout
 		case sio.ConnectError, sio.Disconnect:
 			delete(c.routes, nsp)
 		}

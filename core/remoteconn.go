@@ -89,7 +89,7 @@ func (s *Server) NewRemoteConn(sid string, t eio.Transport, hs Handshake, link R
 	}
 	// An EngineConn without a session: it keeps the id, the wake function
 	// and the closed flag, which is all a remote connection asks of it.
-	c.EngineConn = &EngineConn{sid: sid, wake: wake, h: (*connEvents)(c)}
+	c.EngineConn.sid, c.EngineConn.wake, c.EngineConn.h = sid, wake, (*connEvents)(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {

@@ -159,6 +159,10 @@ func NewClientSession(cfg Config, t Transport, now time.Time) *Session {
 	return s
 }
 
+// Epoch is the now the session was made with. It never changes, so it may
+// be read without serialising with the session's other calls.
+func (s *Session) Epoch() time.Time { return s.epoch }
+
 // SID is the session id ("" on a client before the handshake).
 func (s *Session) SID() string { return s.sid }
 
