@@ -5,6 +5,9 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
+
+	"github.com/sio-go/sio/core/eio"
 
 	"pgregory.net/rapid"
 )
@@ -144,4 +147,43 @@ func TestMemoryAdapterRoomsModel(t *testing.T) {
 			},
 		})
 	})
+}
+
+// BenchmarkBroadcast measures a broadcast to 1,000 idle connections of
+// "/": to all, to all but the sender (its own room among the exceptions),
+// and to one socket's room. The frames are taken after each broadcast.
+func BenchmarkBroadcast(b *testing.B) {
+	srv := NewServer(Config{})
+	defer srv.Close()
+	now := time.Unix(1_000_000, 0)
+	out := make([]eio.Packet, 0, 4)
+	conns := make([]*Conn, 1000)
+	for i := range conns {
+		conns[i] = openIdle(b, srv, Handshake{}, now, out, false)
+	}
+	nsp := srv.Of("/")
+	sender := nsp.Socket(conns[0].first.ID())
+	take := func() {
+		for _, c := range conns {
+			out = c.TakeOutput(out[:0])
+		}
+	}
+	for _, c := range []struct {
+		name string
+		emit func() error
+	}{
+		{"all", func() error { return nsp.Emit("tick", 1) }},
+		{"others", func() error { return sender.Broadcast().Emit("tick", 1) }},
+		{"socket", func() error { return nsp.To(conns[500].first.ID()).Emit("tick", 1) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.emit(); err != nil {
+					b.Fatal(err)
+				}
+				take()
+			}
+		})
+	}
 }
