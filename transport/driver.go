@@ -84,8 +84,9 @@ type Driver struct {
 	opts Options
 	conn Conn
 
+	// Set by Attach, for a session that opened on polling.
 	pollCh chan struct{} // wakes a pending poll
-	wsCh   chan struct{} // wakes the WebSocket writer
+	wsCh   chan struct{} // wakes a probe under way
 
 	mu       sync.Mutex
 	timer    *time.Timer
@@ -121,12 +122,7 @@ type Driver struct {
 // NewDriver makes a driver; Attach its session before serving requests.
 func NewDriver(opts Options) *Driver {
 	opts.defaults()
-	d := &Driver{
-		opts:   opts,
-		pollCh: make(chan struct{}, 1),
-		wsCh:   make(chan struct{}, 1),
-		ended:  make(chan struct{}),
-	}
+	d := &Driver{opts: opts, ended: make(chan struct{})}
 	d.turns.shard = watch.shardOf()
 	return d
 }
@@ -138,6 +134,11 @@ func (d *Driver) Attach(c Conn) {
 	}
 	if w, ok := c.(turnWaiter); ok {
 		w.SetWaiting(d.turnWaits)
+	}
+	if c.Transport() != eio.WebSocket {
+		// Only a session that may poll, and probe for an upgrade, needs
+		// them: one that opened on a WebSocket never does.
+		d.pollCh, d.wsCh = make(chan struct{}, 1), make(chan struct{}, 1)
 	}
 	d.mu.Lock()
 	d.conn = c
