@@ -10,6 +10,13 @@
 // ([Driver.ServePoll], [Driver.ServePost]) and runs its WebSocket
 // ([Driver.ServeWebSocket], [Driver.ServeProbe] for an upgrade).
 //
+// An idle WebSocket session holds no goroutine. On Linux its reader parks
+// the connection in one epoll instance for the process, right after the
+// session's first messages and again once it has been silent for a
+// second, and a new reader starts when bytes come (park.go, idle.go);
+// elsewhere, and on TLS connections, the reader waits on a goroutine of
+// its own with a shallow stack.
+//
 // # Client side
 //
 // [Dial] (or [NewClient] then [Client.Connect]) connects a Socket.IO client
