@@ -136,7 +136,6 @@ type Bus struct {
 	own     bool
 	cluster bool
 	sharded bool
-	log     *slog.Logger
 	// pin is a key whose slot's master holds the subscriptions of the
 	// classic protocol on a Redis Cluster (see subscriber); it is only
 	// looked at, never written.
@@ -179,7 +178,7 @@ func New(opts Options) (*Bus, error) {
 	b := &Bus{
 		opts:     opts,
 		client:   opts.Client,
-		log:      opts.Logger,
+		warn:     publoop.Limited{Log: opts.Logger},
 		adapters: make(map[string]*Adapter),
 		channels: make(map[string]*Adapter),
 		patterns: make(map[string]*Adapter),
@@ -191,7 +190,6 @@ func New(opts Options) (*Bus, error) {
 		outbox:   make(chan publoop.Msg, opts.QueueSize),
 		done:     make(chan struct{}),
 	}
-	b.warn.Log = opts.Logger
 	if opts.Protocol != Classic && opts.Protocol != Sharded {
 		return nil, fmt.Errorf("cluster: unknown protocol %v", opts.Protocol)
 	}

@@ -170,6 +170,7 @@ func newLink(opts Common, role uint8, service string, h handlers) (*link, error)
 		service: service,
 		client:  opts.Client,
 		log:     opts.Logger,
+		warn:    publoop.Limited{Log: opts.Logger},
 		h:       h,
 		inbox:   make(chan []byte, opts.QueueSize),
 		pokes:   make(chan struct{}, 1),
@@ -178,7 +179,6 @@ func newLink(opts Common, role uint8, service string, h handlers) (*link, error)
 		peers:   make(map[string]*peer),
 		subNote: make(chan struct{}),
 	}
-	l.warn.Log = opts.Logger
 	if l.client == nil {
 		if opts.URL == "" {
 			return nil, errors.New("distributor: Client or URL is required")
