@@ -3,20 +3,13 @@ package distributor_test
 import (
 	"testing"
 	"time"
-
-	"github.com/sio-go/sio/transport/peertest"
 )
 
 // try makes an acknowledged call that may fail (the ack's error, or
 // none within timeout): it returns the answer and whether there was one.
 func (c *caller) try(client, event string, timeout time.Duration, args ...any) (string, bool) {
 	c.t.Helper()
-	c.seq++
-	if args == nil {
-		args = []any{}
-	}
-	c.clients.send(ev{"cmd": "emit", "c": client, "seq": c.seq, "event": event, "args": args, "ack": true, "timeout": timeout.Milliseconds()})
-	r := c.clients.ack(client, c.seq)
+	r := c.clients.ack(client, c.ask(client, event, timeout, args...))
 	if r["err"] != nil {
 		return r.s("err"), false
 	}
@@ -30,30 +23,25 @@ func (c *caller) try(client, event string, timeout time.Duration, args ...any) (
 // themselves, and the client's own reconnect, which waits at the gateway
 // for the backend to be back, is served again.
 func TestRedisOutage(t *testing.T) {
-	checkLeaks(t)
-	redis := peertest.StartRedis(t)
-	clients := startClients(t)
-	gone := newDisconnects()
-	b := chatBackend(t, redis.URL(), gone)
-	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	s := newSystem(t)
+	b := s.chat()
+	gw := s.gateway("/chat")
 	waitBackends(t, gw, "chat", 1)
-	c := &caller{t: t, clients: clients}
-	clients.connect("a", gw.URL(), "/chat", ev{"token": "secret"})
-	first := clients.expect("a", "connect").s("id")
+	first := s.connect("a", gw)
 
-	redis.Kill()
+	s.redis.Kill()
 	waitBackends(t, gw, "chat", 0)
-	if r := gone.wait(t, first); r != "transport close" {
+	if r := s.gone.wait(t, first); r != "transport close" {
 		t.Fatalf("backend: %s", r)
 	}
-	clients.expect("a", "disconnect")
-	redis.Start()
+	s.clients.expect("a", "disconnect")
+	s.redis.Start()
 
-	second := clients.expect("a", "connect").s("id")
+	second := s.clients.expect("a", "connect").s("id")
 	if second == first {
 		t.Fatal("the same socket id after a reconnect")
 	}
-	if got := c.call("a", "echo", "back"); got != `"back"` {
+	if got := s.call("a", "echo", "back"); got != `"back"` {
 		t.Fatalf("echo: %s", got)
 	}
 	if b.Stats().Reconnects == 0 || gw.g.Stats().Reconnects == 0 {
@@ -64,21 +52,16 @@ func TestRedisOutage(t *testing.T) {
 // A quick restart, within three heartbeats: no one is taken as gone, and
 // the socket is served again once both sides have subscribed again.
 func TestRedisQuickRestart(t *testing.T) {
-	checkLeaks(t)
-	redis := peertest.StartRedis(t)
-	clients := startClients(t)
-	gone := newDisconnects()
-	chatBackend(t, redis.URL(), gone)
-	gw := startGateway(t, redis.URL(), map[string]string{"/chat": "chat"}, nil)
+	s := newSystem(t)
+	s.chat()
+	gw := s.gateway("/chat")
 	waitBackends(t, gw, "chat", 1)
-	c := &caller{t: t, clients: clients}
-	clients.connect("a", gw.URL(), "/chat", ev{"token": "secret"})
-	clients.expect("a", "connect")
+	s.connect("a", gw)
 
-	redis.Restart()
+	s.redis.Restart()
 	deadline := time.Now().Add(waitFor)
 	for {
-		if got, ok := c.try("a", "echo", 500*time.Millisecond, "again"); ok {
+		if got, ok := s.try("a", "echo", 500*time.Millisecond, "again"); ok {
 			if got != `"again"` {
 				t.Fatalf("echo: %s", got)
 			}
