@@ -32,40 +32,60 @@ func TestShardedRedisClusterFailover(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			checkLeaks(t)
 			rc := startFailoverCluster(t)
-			opts := cluster.Options{URL: clusterURL(rc), Protocol: cluster.Sharded, SubscriptionMode: mode, RequestTimeout: time.Second}
-			gc := newGoCluster(t, 2, opts, nil)
-			const channel = "socket.io#/#"
-			slot := rc.KeySlot(channel)
-			master := rc.SlotOwner(slot, waitFor)
-			gc.exchange(t, "before")
-			stream := gc.startStream(t, 0, 20*time.Millisecond)
-			gc.clients[1].waitEvent("n0 0")
-
-			killed := time.Now()
-			master.Kill()
-			// Local delivery goes on while the slot has no master.
-			if err := gc.nsp(0).Emit("e", "during"); err != nil {
-				t.Fatal(err)
-			}
-			gc.clients[0].waitEvent(`e "during"`)
-
-			promoted := rc.SlotOwner(slot, failoverWait)
-			t.Logf("slot %d: master %s killed, %s promoted after %v", slot, master.Addr(), promoted.Addr(), time.Since(killed).Round(time.Millisecond))
-			waitShardSubscribers(t, "redis://"+promoted.Addr(), channel, 2)
-			gc.waitSubscribed(t)
-			t.Logf("both nodes subscribed again %v after the kill", time.Since(killed).Round(time.Millisecond))
-			gc.exchange(t, "after")
-			stream.check(t, gc.clients[1])
-			gc.fetchAll(t)
-			for i, n := range gc.nodes {
+			stats := shardedFault(t, rc, mode, "the kill", func(gc *goCluster, slot int, master *peertest.Redis) *peertest.Redis {
+				killed := time.Now()
+				master.Kill()
+				// Local delivery goes on while the slot has no master.
+				if err := gc.nsp(0).Emit("e", "during"); err != nil {
+					t.Fatal(err)
+				}
+				gc.clients[0].waitEvent(`e "during"`)
+				promoted := rc.SlotOwner(slot, failoverWait)
+				t.Logf("slot %d: master %s killed, %s promoted after %v", slot, master.Addr(), promoted.Addr(), time.Since(killed).Round(time.Millisecond))
+				return promoted
+			})
+			for i, s := range stats {
 				// Each node lost its subscription on the dead master.
-				if s := n.bus.Stats(); s.Reconnects == 0 || !s.Subscribed {
+				if s.Reconnects == 0 || !s.Subscribed {
 					t.Errorf("node %d: stats %+v; want a reconnect, and subscribed", i, s)
 				}
-				t.Logf("node %d: %+v", i, n.bus.Stats())
 			}
 		})
 	}
+}
+
+// shardedFault runs two Go nodes of the sharded protocol, in mode, on rc
+// across a fault of the master that serves the slot of the namespace's
+// channel: fault takes the slot away from it (what) and returns its new
+// master. Node 0 streams broadcasts throughout; the nodes must subscribe
+// again on the new master by themselves, and afterwards exchange
+// broadcasts both ways and answer requests. It returns the nodes' stats.
+func shardedFault(t *testing.T, rc *peertest.RedisCluster, mode cluster.SubscriptionMode, what string, fault func(gc *goCluster, slot int, master *peertest.Redis) *peertest.Redis) []cluster.Stats {
+	t.Helper()
+	opts := cluster.Options{URL: clusterURL(rc), Protocol: cluster.Sharded, SubscriptionMode: mode, RequestTimeout: time.Second}
+	gc := newGoCluster(t, 2, opts, nil)
+	const channel = "socket.io#/#"
+	slot := rc.KeySlot(channel)
+	master := rc.SlotOwner(slot, waitFor)
+	gc.exchange(t, "before")
+	stream := gc.startStream(t, 0, 20*time.Millisecond)
+	gc.clients[1].waitEvent("n0 0")
+
+	start := time.Now()
+	to := fault(gc, slot, master)
+	waitShardSubscribers(t, "redis://"+to.Addr(), channel, 2)
+	gc.waitSubscribed(t)
+	t.Logf("both nodes subscribed again %v after %s", time.Since(start).Round(time.Millisecond), what)
+	gc.exchange(t, "after")
+	stream.check(t, gc.clients[1])
+	gc.fetchAll(t)
+	var stats []cluster.Stats
+	for i, n := range gc.nodes {
+		s := n.bus.Stats()
+		t.Logf("node %d: %+v", i, s)
+		stats = append(stats, s)
+	}
+	return stats
 }
 
 // exchange has each node broadcast ("e", tag from node i) and waits until
@@ -310,36 +330,22 @@ func TestShardedRedisClusterSlotMigration(t *testing.T) {
 	for _, mode := range []cluster.SubscriptionMode{cluster.DynamicRooms, cluster.StaticChannels} {
 		t.Run(mode.String(), func(t *testing.T) {
 			checkLeaks(t)
-			opts := cluster.Options{URL: clusterURL(rc), Protocol: cluster.Sharded, SubscriptionMode: mode, RequestTimeout: time.Second}
-			gc := newGoCluster(t, 2, opts, nil)
-			const channel = "socket.io#/#"
-			slot := rc.KeySlot(channel)
-			from := rc.SlotOwner(slot, waitFor)
-			var to *peertest.Redis
-			for _, n := range rc.Nodes {
-				if n != from {
-					to = n
-					break
+			stats := shardedFault(t, rc, mode, "the move", func(_ *goCluster, slot int, from *peertest.Redis) *peertest.Redis {
+				var to *peertest.Redis
+				for _, n := range rc.Nodes {
+					if n != from {
+						to = n
+						break
+					}
 				}
-			}
-			gc.exchange(t, "before")
-			stream := gc.startStream(t, 0, 20*time.Millisecond)
-			gc.clients[1].waitEvent("n0 0")
-
-			moved := time.Now()
-			rc.MigrateSlot(slot, to)
-			t.Logf("slot %d moved from %s to %s", slot, from.Addr(), to.Addr())
-			waitShardSubscribers(t, "redis://"+to.Addr(), channel, 2)
-			gc.waitSubscribed(t)
-			t.Logf("both nodes subscribed again %v after the move", time.Since(moved).Round(time.Millisecond))
-			gc.exchange(t, "after")
-			stream.check(t, gc.clients[1])
-			gc.fetchAll(t)
-			for i, n := range gc.nodes {
-				if s := n.bus.Stats(); s.Reconnects == 0 {
+				rc.MigrateSlot(slot, to)
+				t.Logf("slot %d moved from %s to %s", slot, from.Addr(), to.Addr())
+				return to
+			})
+			for i, s := range stats {
+				if s.Reconnects == 0 {
 					t.Errorf("node %d: stats %+v; want a reconnect", i, s)
 				}
-				t.Logf("node %d: %+v", i, n.bus.Stats())
 			}
 		})
 	}

@@ -71,6 +71,30 @@ async function redisClient(url) {
   return c;
 }
 
+// connected resolves when client socket s connects, and rejects on its
+// connect_error.
+function connected(s) {
+  return new Promise((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("connect_error", reject);
+  });
+}
+
+// connectMany makes count official clients over WebSocket, client i on
+// urls[i % urls.length], each set up by setup(s, i, url) as it is made,
+// and resolves when all are connected.
+function connectMany(urls, count, setup) {
+  const { io: connect } = require("socket.io-client");
+  const pending = [];
+  for (let i = 0; i < count; i++) {
+    const url = urls[i % urls.length];
+    const s = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+    setup(s, i, url);
+    pending.push(connected(s));
+  }
+  return Promise.all(pending);
+}
+
 function operator(target, m) {
   let op = target;
   if (m.rooms && m.rooms.length) op = op.to(m.rooms);
@@ -230,10 +254,7 @@ const commands = {
       if (ack) ack(m.answer !== undefined ? m.answer : { from: m.name });
     });
     s.on("disconnect", (reason) => out("client-disconnect", { client: m.name, reason }));
-    await new Promise((resolve, reject) => {
-      s.once("connect", resolve);
-      s.once("connect_error", reject);
-    });
+    await connected(s);
     return { id: s.id };
   },
   async clientEmit(m) {
@@ -246,11 +267,7 @@ const commands = {
   // checks the "seq" events it receives: per sender tag, the indexes must
   // come in order, each once.
   async manyClients(m) {
-    const { io: connect } = require("socket.io-client");
-    const pending = [];
-    for (let i = 0; i < m.count; i++) {
-      const url = m.urls[i % m.urls.length];
-      const s = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+    await connectMany(m.urls, m.count, (s, i, url) => {
       const st = { name: "m" + i, url, next: {}, errors: [], disconnected: false };
       many.push({ s, st });
       s.on("seq", (tag, idx) => {
@@ -259,14 +276,7 @@ const commands = {
         st.next[tag] = idx + 1;
       });
       s.on("disconnect", () => (st.disconnected = true));
-      pending.push(
-        new Promise((resolve, reject) => {
-          s.once("connect", resolve);
-          s.once("connect_error", reject);
-        })
-      );
-    }
-    await Promise.all(pending);
+    });
     return null;
   },
   async report(m) {
@@ -294,20 +304,10 @@ const commands = {
   // m.count official clients over m.urls that record the latency of each
   // "lat" event they receive.
   async latClients(m) {
-    const { io: connect } = require("socket.io-client");
-    const pending = [];
-    for (let i = 0; i < m.count; i++) {
-      const s = connect(m.urls[i % m.urls.length], { transports: ["websocket"], reconnection: false, forceNew: true });
+    await connectMany(m.urls, m.count, (s) => {
       latSockets.push(s);
       s.on("lat", (tag, idx, t) => latencies.push(nowMicros() - t));
-      pending.push(
-        new Promise((resolve, reject) => {
-          s.once("connect", resolve);
-          s.once("connect_error", reject);
-        })
-      );
-    }
-    await Promise.all(pending);
+    });
     return null;
   },
   // Waits until m.want latencies are in (or m.timeout ms pass), then
