@@ -187,7 +187,7 @@ func (s *system) endedAtClient(client string, seq int) {
 // "connect", "connect_error") arrives within d.
 func (s *system) quiet(d time.Duration, kinds ...string) {
 	s.t.Helper()
-	s.clients.none(d, "a "+strings.Join(kinds, " or "), func(e ev) bool {
+	s.clients.none(d, strings.Join(kinds, " or "), func(e ev) bool {
 		for _, k := range kinds {
 			if e.s("ev") == k {
 				return true
