@@ -312,6 +312,19 @@ func (r *diffRun) send(s *rawSock, msg string) {
 	r.log("ws> %q", msg)
 }
 
+// raw writes one masked frame of opcode op (fin: the last of its message)
+// and logs it as what.
+func (r *diffRun) raw(s *rawSock, what string, fin bool, op byte, payload string) {
+	if s == nil {
+		return
+	}
+	if err := s.writeFrame(fin, op, []byte(payload)); err != nil {
+		r.log("ws> %s %q: error", what, payload)
+		return
+	}
+	r.log("ws> %s %q", what, payload)
+}
+
 // frame logs the next frame of s, or "none" if none comes within d.
 func (r *diffRun) frame(s *rawSock, d time.Duration) rawFrame {
 	if s == nil {

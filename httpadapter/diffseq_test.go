@@ -334,6 +334,81 @@ func diffSequences() []diffSeq {
 			}
 			r.untilEOF(s)
 		}},
+		{name: "ws/fragmented-with-ping", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "text, not final", false, 0x1, "421[\"echo\",")
+			r.raw(s, "ping", true, 0x9, "hi")
+			r.frame(s, waitFor)
+			r.raw(s, "continuation, final", true, 0x0, "\"ab\"]")
+			r.frame(s, waitFor)
+		}},
+		{name: "ws/binary-event-in-fragments", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.send(s, "451-1[\"echo\",{\"_placeholder\":true,\"num\":0}]")
+			r.raw(s, "binary, not final", false, 0x2, "\x01\x02")
+			r.raw(s, "continuation, final", true, 0x0, "\x03")
+			r.frame(s, waitFor)
+			r.frame(s, waitFor)
+		}},
+		{name: "ws/unmasked-frame", run: func(r *diffRun) {
+			s := r.wsConnect()
+			if s != nil {
+				_ = s.writeRaw([]byte{0x81, 2, '4', '2'})
+				r.log("ws> unmasked text frame")
+			}
+			r.untilEOF(s)
+		}},
+		{name: "ws/reserved-bit", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "text with RSV2", true, 0x21, "42[\"echo\"]")
+			r.untilEOF(s)
+		}},
+		{name: "ws/continuation-first", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "continuation with no message", true, 0x0, "42")
+			r.untilEOF(s)
+		}},
+		{name: "ws/message-inside-message", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "text, not final", false, 0x1, "42")
+			r.raw(s, "text", true, 0x1, "42")
+			r.untilEOF(s)
+		}},
+		{name: "ws/unknown-opcode", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "opcode 3", true, 0x3, "42")
+			r.untilEOF(s)
+		}},
+		{name: "ws/long-ping", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "ping of 126 bytes", true, 0x9, strings.Repeat("p", 126))
+			r.untilEOF(s)
+		}},
+		{name: "ws/fragmented-ping", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "ping, not final", false, 0x9, "p")
+			r.untilEOF(s)
+		}},
+		{name: "ws/close-no-status", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "close, no status", true, 0x8, "")
+			r.untilEOF(s)
+		}},
+		{name: "ws/close-1001", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "close 1001", true, 0x8, "\x03\xe9bye")
+			r.untilEOF(s)
+		}},
+		{name: "ws/close-bad-status", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "close 1005", true, 0x8, "\x03\xed")
+			r.untilEOF(s)
+		}},
+		{name: "ws/close-one-byte", run: func(r *diffRun) {
+			s := r.wsConnect()
+			r.raw(s, "close of one byte", true, 0x8, "\x03")
+			r.untilEOF(s)
+		}},
 		{name: "ws/message-over-the-limit", run: func(r *diffRun) {
 			s := r.wsConnect()
 			r.send(s, "421[\"echo\",\""+strings.Repeat("x", 1000)+"\"]")

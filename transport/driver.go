@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/sio-go/sio/core/eio"
 )
 
@@ -93,7 +92,7 @@ type Driver struct {
 	getBusy  bool
 	postBusy bool
 	ws       bool // a WebSocket carries the session (or is being probed)
-	wsConn   *websocket.Conn
+	wsConn   *WebSocket
 	done     bool
 	// handling counts the ticks inside the session's HandleTimeout: a kick
 	// meanwhile needs no tick of its own, the rearm that follows sees it.
@@ -346,7 +345,7 @@ func (d *Driver) Abort() {
 	ws := d.wsConn
 	d.mu.Unlock()
 	if ws != nil {
-		ws.CloseNow()
+		ws.closeNow()
 	}
 	d.Wake()
 	d.finish()

@@ -20,16 +20,52 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 
 // readMessage reads one WebSocket message into a slice of its own, failing
 // with ErrMessageTooBig past max bytes.
-func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte, binary bool, err error) {
-	// A context that is never done: closing the connection ends a read, and
-	// a cancellable one costs a watcher per read.
-	typ, r, err := ws.Reader(ctx)
+func (w *WebSocket) readMessage(max int) ([]byte, bool, error) {
+	bp := readBufs.Get().(*[]byte)
+	if w.ws != nil {
+		// A context that is never done: closing the connection ends a
+		// read, and a cancellable one costs a watcher per read.
+		buf, binary, err := readLibMessage(context.Background(), w.ws, (*bp)[:0], max)
+		return takeMessage(bp, buf, binary, err)
+	}
+	buf, op, err := w.rawRead((*bp)[:0], max)
+	return takeMessage(bp, buf, op == opBinary, err)
+}
+
+// readMessage reads one message through the WebSocket library (the client
+// side), as WebSocket.readMessage does.
+func readMessage(ctx context.Context, ws *websocket.Conn, max int) ([]byte, bool, error) {
+	bp := readBufs.Get().(*[]byte)
+	buf, binary, err := readLibMessage(ctx, ws, (*bp)[:0], max)
+	return takeMessage(bp, buf, binary, err)
+}
+
+// takeMessage checks a message read into buf, the storage of bp, and gives
+// it a slice of its own; bp goes back to its pool.
+func takeMessage(bp *[]byte, buf []byte, binary bool, err error) ([]byte, bool, error) {
+	defer readBufs.Put(bp)
+	if err == nil && !binary && !utf8.Valid(buf) {
+		err = ErrInvalidUTF8
+	}
 	if err != nil {
+		*bp = buf[:0]
 		return nil, false, err
 	}
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := (*bp)[:0]
+	// Messages are kept by the session (handlers may hold their
+	// arguments): give each its own exact-sized copy.
+	data := append(make([]byte, 0, len(buf)), buf...)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+	}
+	return data, binary, nil
+}
+
+// readLibMessage reads one message through the WebSocket library, into buf.
+func readLibMessage(ctx context.Context, ws *websocket.Conn, buf []byte, max int) ([]byte, bool, error) {
+	typ, r, err := ws.Reader(ctx)
+	if err != nil {
+		return buf, false, err
+	}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -37,28 +73,15 @@ func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte,
 		n, rerr := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if len(buf) > max {
-			*bp = buf[:0]
-			return nil, false, ErrMessageTooBig
+			return buf, false, ErrMessageTooBig
 		}
 		if rerr == io.EOF {
-			break
+			return buf, typ == websocket.MessageBinary, nil
 		}
 		if rerr != nil {
-			*bp = buf[:0]
-			return nil, false, rerr
+			return buf, false, rerr
 		}
 	}
-	if typ == websocket.MessageText && !utf8.Valid(buf) {
-		*bp = buf[:0]
-		return nil, false, ErrInvalidUTF8
-	}
-	// Messages are kept by the session (handlers may hold their
-	// arguments): give each its own exact-sized copy.
-	data = append(make([]byte, 0, len(buf)), buf...)
-	if cap(buf) <= 64<<10 {
-		*bp = buf[:0]
-	}
-	return data, typ == websocket.MessageBinary, nil
 }
 
 // ServeWebSocket runs a session whose active transport is ws: it reads
@@ -67,7 +90,7 @@ func readMessage(ctx context.Context, ws *websocket.Conn, max int) (data []byte,
 // It returns when the session has ended and its output is flushed.
 func (d *Driver) ServeWebSocket(ws *WebSocket) {
 	d.mu.Lock()
-	d.ws, d.wsConn = true, ws.ws
+	d.ws, d.wsConn = true, ws
 	d.mu.Unlock()
 	w := d.startWriting(ws)
 	d.readLoop(ws, w, func() {
@@ -152,8 +175,8 @@ func (d *Driver) waitRoom(end <-chan struct{}) bool {
 //
 //go:noinline
 func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
-	c, ws := d.conn, sock.ws
-	data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
+	c := d.conn
+	data, binary, err := sock.readMessage(d.opts.MaxPayload)
 	if err != nil {
 		if !c.Closed() {
 			if status, bad := readFailure(sock, err); bad != nil {
@@ -161,7 +184,7 @@ func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
 				// by the close, must not send its own first.
 				sock.failing.Store(true)
 				c.HandleTransportClose(d.opts.Clock(), bad)
-				ws.Close(status, "")
+				sock.closeWith(status)
 			} else {
 				c.HandleTransportClose(d.opts.Clock(), nil)
 			}
@@ -188,6 +211,8 @@ func readFailure(sock *WebSocket, err error) (websocket.StatusCode, error) {
 		return websocket.StatusMessageTooBig, ErrMessageTooBig
 	case errors.Is(err, ErrInvalidUTF8):
 		return websocket.StatusInvalidFramePayloadData, ErrInvalidUTF8
+	case errors.Is(err, ErrProtocol):
+		return websocket.StatusProtocolError, ErrProtocol
 	}
 	return 0, nil
 }
@@ -285,7 +310,7 @@ func (w *wsWriter) loop(async bool) {
 			}
 			if err := w.write(b); err != nil {
 				c.HandleTransportClose(w.d.opts.Clock(), err)
-				w.ws.ws.CloseNow()
+				w.ws.closeNow()
 				w.finish()
 				return
 			}
@@ -358,17 +383,16 @@ func (w *wsWriter) finish() {
 // the client sends the upgrade packet, the session itself. When the probe
 // fails the WebSocket is closed and the session goes on over polling.
 func (d *Driver) ServeProbe(sock *WebSocket) {
-	ws := sock.ws
 	c := d.conn
 	if err := c.StartProbe(d.opts.Clock()); err != nil {
-		ws.Close(websocket.StatusNoStatusRcvd, "")
+		sock.closeWith(websocket.StatusNoStatusRcvd)
 		return
 	}
 	// The upgrade timeout may come before the next heartbeat: arm the
 	// timer for it.
 	d.kick()
 	d.mu.Lock()
-	d.ws, d.wsConn = true, ws
+	d.ws, d.wsConn = true, sock
 	d.mu.Unlock()
 	// The upgrade timeout lives in the session, whose timer wakes the
 	// driver: a probe abandoned meanwhile closes the WebSocket, which ends
@@ -394,7 +418,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 	var out []eio.Packet
 	var frame []byte
 	for c.Upgrading() {
-		data, binary, err := readMessage(context.Background(), ws, d.opts.MaxPayload)
+		data, binary, err := sock.readMessage(d.opts.MaxPayload)
 		if err != nil {
 			status, bad := readFailure(sock, err)
 			if bad != nil {
@@ -402,7 +426,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 			}
 			c.HandleProbeClose(d.opts.Clock())
 			if bad != nil {
-				ws.Close(status, "")
+				sock.closeWith(status)
 			}
 			break
 		}
@@ -410,7 +434,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 		out = c.TakeProbeOutput(out[:0])
 		for _, p := range out {
 			frame, _ = eio.AppendFrame(frame[:0], p)
-			if err := ws.Write(context.Background(), websocket.MessageText, frame); err != nil {
+			if err := sock.writeText(frame); err != nil {
 				c.HandleProbeClose(d.opts.Clock())
 				break
 			}
@@ -425,7 +449,7 @@ func (d *Driver) ServeProbe(sock *WebSocket) {
 		d.mu.Lock()
 		d.ws, d.wsConn = false, nil
 		d.mu.Unlock()
-		ws.Close(websocket.StatusNoStatusRcvd, "")
+		sock.closeWith(websocket.StatusNoStatusRcvd)
 		// Polling carries the session again: if it closed meanwhile, the
 		// driver's timer must now finish it.
 		d.Wake()

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -33,6 +34,9 @@ type WebSocket struct {
 	// failing: the reader closes the WebSocket with a status of its own
 	// (1007, 1009); the writer then sends no close frame.
 	failing atomic.Bool
+	// hdr holds a frame header as the reader reads it without the
+	// library (wsraw.go); the reader's only.
+	hdr [14]byte
 }
 
 // closeFromWriter closes the WebSocket with a close frame with no status,
@@ -42,9 +46,40 @@ func (w *WebSocket) closeFromWriter() {
 	if w.failing.Load() {
 		return
 	}
+	if w.ws == nil {
+		w.rawClose(websocket.StatusNoStatusRcvd, false)
+		return
+	}
 	w.closeMu.Lock()
 	defer w.closeMu.Unlock()
 	_ = w.ws.Close(websocket.StatusNoStatusRcvd, "")
+}
+
+// closeWith closes the WebSocket with status s, from its reader: it waits
+// for the client's close frame a few seconds at most.
+func (w *WebSocket) closeWith(s websocket.StatusCode) {
+	if w.ws == nil {
+		w.rawClose(s, true)
+		return
+	}
+	_ = w.ws.Close(s, "")
+}
+
+// closeNow closes the connection without a close frame.
+func (w *WebSocket) closeNow() {
+	if w.ws == nil {
+		_ = w.nc.Close()
+		return
+	}
+	_ = w.ws.CloseNow()
+}
+
+// writeText writes a text message.
+func (w *WebSocket) writeText(p []byte) error {
+	if w.ws != nil {
+		return w.ws.Write(context.Background(), websocket.MessageText, p)
+	}
+	return w.nc.writeText(p)
 }
 
 // CloseNoStatus closes the WebSocket with a close frame with no status, as
@@ -79,6 +114,9 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 	if o.Compression {
 		opts.CompressionMode = websocket.CompressionContextTakeover
 		opts.CompressionThreshold = 1024
+	}
+	if !o.Compression || !offersDeflate(r) {
+		return acceptRaw(w, r, h)
 	}
 	ws, err := websocket.Accept(h, r, opts)
 	if err != nil {
@@ -174,6 +212,13 @@ type corkConn struct {
 	deadline time.Time // the write deadline set on Conn
 
 	rc syscall.RawConn // Conn's, when it is a socket
+
+	// A WebSocket read without the library (wsraw.go): closeSent, under
+	// mu, once sio's close frame went out (nothing is written after it);
+	// closeTimer ends the connection if the client's close frame does
+	// not come back.
+	closeSent  bool
+	closeTimer atomic.Pointer[time.Timer]
 	// The connection's place in the parking lot (park.go), under its lock.
 	parkID    uint64 // 0 when not parked
 	parkAdded bool   // registered in the lot once
@@ -182,6 +227,9 @@ type corkConn struct {
 // Close closes the connection, and runs its reader if it was parked: the
 // reader then reads the close.
 func (c *corkConn) Close() error {
+	if t := c.closeTimer.Load(); t != nil {
+		t.Stop()
+	}
 	d := lot.unpark(c)
 	err := c.Conn.Close()
 	if d != nil {
@@ -336,6 +384,42 @@ func (c *corkConn) uncork() error {
 	return err
 }
 
+// closing reports whether a close frame went out (wsraw.go).
+func (c *corkConn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeSent
+}
+
+// closeAfter closes the connection in d, unless it is closed before.
+func (c *corkConn) closeAfter(d time.Duration) {
+	t := time.AfterFunc(d, func() { _ = c.Close() })
+	if !c.closeTimer.CompareAndSwap(nil, t) {
+		t.Stop()
+	}
+}
+
+// writeControl writes a control frame with payload p (125 bytes at most),
+// whole; close marks it as the close frame. False when a close frame went
+// out already: nothing was written.
+func (c *corkConn) writeControl(op byte, p []byte, close bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return false
+	}
+	c.closeSent = close
+	var f [2 + 125]byte
+	f[0], f[1] = 0x80|op, byte(len(p))
+	frame := append(f[:2], p...)
+	if c.corked {
+		*c.buf = append(*c.buf, frame...)
+	} else {
+		_, _ = c.writeLocked(frame)
+	}
+	return true
+}
+
 // writeFrames writes pkts as unfragmented, unmasked WebSocket data frames
 // (RFC 6455, section 5.2) in one network write. The library writes the
 // control frames (pong, close) through the same connection, whole, under
@@ -346,18 +430,31 @@ func (c *corkConn) writeFrames(pkts []eio.Packet) error {
 	for _, p := range pkts {
 		buf = appendDataFrame(buf, p)
 	}
-	c.mu.Lock()
-	var err error
-	if c.corked {
-		*c.buf = append(*c.buf, buf...)
-	} else {
-		_, err = c.writeLocked(buf)
-	}
-	c.mu.Unlock()
+	err := c.writeData(buf)
 	if cap(buf) <= 64<<10 {
 		*bp = buf[:0]
 		corkBufs.Put(bp)
 	}
+	return err
+}
+
+// writeText writes p as one text frame.
+func (c *corkConn) writeText(p []byte) error {
+	return c.writeData(append(appendFrameHeader(nil, opText, len(p)), p...))
+}
+
+// writeData writes data frames, whole; none after a close frame.
+func (c *corkConn) writeData(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if c.corked {
+		*c.buf = append(*c.buf, b...)
+		return nil
+	}
+	_, err := c.writeLocked(b)
 	return err
 }
 
@@ -366,22 +463,27 @@ func (c *corkConn) writeFrames(pkts []eio.Packet) error {
 // its type digit and data.
 func appendDataFrame(dst []byte, p eio.Packet) []byte {
 	n := len(p.Data)
-	op := byte(0x1) // text
+	op := byte(opText)
 	if p.Type == eio.Message && p.Binary {
-		op = 0x2 // binary
+		op = opBinary
 	} else {
 		n++ // the type digit
 	}
+	dst = appendFrameHeader(dst, op, n)
+	dst, _ = eio.AppendFrame(dst, p)
+	return dst
+}
+
+// appendFrameHeader appends the header of an unfragmented, unmasked frame
+// with opcode op and an n-byte payload.
+func appendFrameHeader(dst []byte, op byte, n int) []byte {
 	dst = append(dst, 0x80|op) // FIN
 	switch {
 	case n < 126:
-		dst = append(dst, byte(n))
+		return append(dst, byte(n))
 	case n <= 0xffff:
-		dst = append(dst, 126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+		return append(dst, 126, byte(n>>8), byte(n))
 	}
-	dst, _ = eio.AppendFrame(dst, p)
-	return dst
+	dst = append(dst, 127)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
 }

@@ -49,7 +49,7 @@ func TestWriteFramesLengths(t *testing.T) {
 				if err := wr.write(b); err != nil {
 					t.Error(err)
 				}
-				_ = ws.ws.Close(websocket.StatusNormalClosure, "")
+				ws.closeWith(websocket.StatusNormalClosure)
 			}))
 			defer ts.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
