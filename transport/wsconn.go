@@ -145,7 +145,9 @@ func (w *WebSocket) canWait() bool {
 	return buffered == 0
 }
 
-// Conn is the underlying WebSocket.
+// Conn is the WebSocket library's connection when the library runs this
+// WebSocket (per-message compression was negotiated); nil when sio reads
+// and writes it itself (wsraw.go).
 func (w *WebSocket) Conn() *websocket.Conn { return w.ws }
 
 // hijacker hands the WebSocket library a connection that can be corked,
