@@ -358,62 +358,36 @@ func diffSequences() []diffSeq {
 			}
 			r.untilEOF(s)
 		}},
-		{name: "ws/reserved-bit", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "text with RSV2", true, 0x21, "42[\"echo\"]")
-			r.untilEOF(s)
-		}},
-		{name: "ws/continuation-first", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "continuation with no message", true, 0x0, "42")
-			r.untilEOF(s)
-		}},
+		{name: "ws/reserved-bit", run: oneFrame("text with RSV2", true, 0x21, "42[\"echo\"]")},
+		{name: "ws/continuation-first", run: oneFrame("continuation with no message", true, 0x0, "42")},
 		{name: "ws/message-inside-message", run: func(r *diffRun) {
 			s := r.wsConnect()
 			r.raw(s, "text, not final", false, 0x1, "42")
 			r.raw(s, "text", true, 0x1, "42")
 			r.untilEOF(s)
 		}},
-		{name: "ws/unknown-opcode", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "opcode 3", true, 0x3, "42")
-			r.untilEOF(s)
-		}},
-		{name: "ws/long-ping", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "ping of 126 bytes", true, 0x9, strings.Repeat("p", 126))
-			r.untilEOF(s)
-		}},
-		{name: "ws/fragmented-ping", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "ping, not final", false, 0x9, "p")
-			r.untilEOF(s)
-		}},
-		{name: "ws/close-no-status", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "close, no status", true, 0x8, "")
-			r.untilEOF(s)
-		}},
-		{name: "ws/close-1001", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "close 1001", true, 0x8, "\x03\xe9bye")
-			r.untilEOF(s)
-		}},
-		{name: "ws/close-bad-status", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "close 1005", true, 0x8, "\x03\xed")
-			r.untilEOF(s)
-		}},
-		{name: "ws/close-one-byte", run: func(r *diffRun) {
-			s := r.wsConnect()
-			r.raw(s, "close of one byte", true, 0x8, "\x03")
-			r.untilEOF(s)
-		}},
+		{name: "ws/unknown-opcode", run: oneFrame("opcode 3", true, 0x3, "42")},
+		{name: "ws/long-ping", run: oneFrame("ping of 126 bytes", true, 0x9, strings.Repeat("p", 126))},
+		{name: "ws/fragmented-ping", run: oneFrame("ping, not final", false, 0x9, "p")},
+		{name: "ws/close-no-status", run: oneFrame("close, no status", true, 0x8, "")},
+		{name: "ws/close-1001", run: oneFrame("close 1001", true, 0x8, "\x03\xe9bye")},
+		{name: "ws/close-bad-status", run: oneFrame("close 1005", true, 0x8, "\x03\xed")},
+		{name: "ws/close-one-byte", run: oneFrame("close of one byte", true, 0x8, "\x03")},
 		{name: "ws/message-over-the-limit", run: func(r *diffRun) {
 			s := r.wsConnect()
 			r.send(s, "421[\"echo\",\""+strings.Repeat("x", 1000)+"\"]")
 			r.untilEOF(s)
 		}},
+	}
+}
+
+// oneFrame connects over WebSocket, sends one frame (see diffRun.raw) and
+// logs what comes back until the connection ends.
+func oneFrame(what string, fin bool, op byte, payload string) func(r *diffRun) {
+	return func(r *diffRun) {
+		s := r.wsConnect()
+		r.raw(s, what, fin, op, payload)
+		r.untilEOF(s)
 	}
 }
 

@@ -42,13 +42,7 @@ func (d *Driver) unparked() {
 // drained reports whether the connection holds no byte read already and
 // not yet taken: a parked connection is woken only by new bytes.
 func (w *WebSocket) drained() bool {
-	if !canReadNow || w.nc.rc == nil || w.br == nil || w.pre == nil {
-		return false
-	}
-	w.closeMu.Lock()
-	buffered := w.br.Buffered()
-	w.closeMu.Unlock()
-	if buffered > 0 || !w.pre.mu.TryLock() {
+	if !w.canWait() || !w.pre.mu.TryLock() {
 		return false // or a read is in progress (a close handshake)
 	}
 	defer w.pre.mu.Unlock()

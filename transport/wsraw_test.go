@@ -5,33 +5,19 @@ package transport
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"io"
 	"strconv"
 	"testing"
 )
 
-// maskedFrame is a client's frame: op, fin, payload masked with key.
-func maskedFrame(fin bool, op byte, payload []byte, key uint32) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	f := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, 0x80|126, byte(n>>8), byte(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	f = binary.LittleEndian.AppendUint32(f, key)
+// maskedFrame is a client's frame of payload, masked with clientFrame's
+// key.
+func maskedFrame(fin bool, op byte, payload []byte) []byte {
+	m := make([]byte, len(payload))
 	for i, c := range payload {
-		f = append(f, c^byte(key>>(8*(i%4))))
+		m[i] = c ^ byte(i%4+1) // clientFrame's key is 1, 2, 3, 4
 	}
-	return f
+	return clientFrame(fin, op, uint64(len(m)), m)
 }
 
 // TestUnmask: the word-at-a-time unmask agrees with the byte-at-a-time
@@ -67,12 +53,12 @@ func TestRawRead(t *testing.T) {
 	var in bytes.Buffer
 	big := bytes.Repeat([]byte("0123456789"), 7000) // 64-bit length
 	mid := bytes.Repeat([]byte("ab"), 100)          // 16-bit length
-	in.Write(maskedFrame(true, opText, []byte("42[\"x\"]"), 1))
-	in.Write(maskedFrame(false, opBinary, mid[:50], 2))
-	in.Write(maskedFrame(true, opPong, []byte("p"), 3))
-	in.Write(maskedFrame(false, opContinuation, mid[50:], 4))
-	in.Write(maskedFrame(true, opContinuation, nil, 5))
-	in.Write(maskedFrame(true, opText, big, 6))
+	in.Write(maskedFrame(true, opText, []byte("42[\"x\"]")))
+	in.Write(maskedFrame(false, opBinary, mid[:50]))
+	in.Write(maskedFrame(true, opPong, []byte("p")))
+	in.Write(maskedFrame(false, opContinuation, mid[50:]))
+	in.Write(maskedFrame(true, opContinuation, nil))
+	in.Write(maskedFrame(true, opText, big))
 	w := rawSocket(&in)
 	for i, want := range []struct {
 		op   byte
@@ -88,8 +74,8 @@ func TestRawRead(t *testing.T) {
 	}
 	// The limit counts the whole message, across its frames.
 	in.Reset()
-	in.Write(maskedFrame(false, opText, mid[:60], 7))
-	in.Write(maskedFrame(true, opContinuation, mid[60:], 8))
+	in.Write(maskedFrame(false, opText, mid[:60]))
+	in.Write(maskedFrame(true, opContinuation, mid[60:]))
 	if _, _, err := rawSocket(&in).rawRead(nil, 100); err != ErrMessageTooBig {
 		t.Fatalf("over the limit: %v, want ErrMessageTooBig", err)
 	}
@@ -98,7 +84,7 @@ func TestRawRead(t *testing.T) {
 // TestRawReadAllocs: reading a message into a buffer that fits allocates
 // nothing.
 func TestRawReadAllocs(t *testing.T) {
-	frame := maskedFrame(true, opText, []byte("42[\"echo\",1,\"two\"]"), 0x11223344)
+	frame := maskedFrame(true, opText, []byte("42[\"echo\",1,\"two\"]"))
 	r := bytes.NewReader(nil)
 	w := rawSocket(r)
 	buf := make([]byte, 0, 64)
@@ -115,7 +101,7 @@ func TestRawReadAllocs(t *testing.T) {
 
 func BenchmarkRawRead(b *testing.B) {
 	for _, n := range []int{32, 1024} {
-		frame := maskedFrame(true, opText, bytes.Repeat([]byte("x"), n), 0x11223344)
+		frame := maskedFrame(true, opText, bytes.Repeat([]byte("x"), n))
 		b.Run(strconv.Itoa(n)+"B", func(b *testing.B) {
 			r := bytes.NewReader(nil)
 			w := rawSocket(r)
