@@ -84,8 +84,9 @@ func (w *WebSocket) writeText(p []byte) error {
 
 // CloseNoStatus closes the WebSocket with a close frame with no status, as
 // the reference does; it waits for the peer's close frame a few seconds at
-// most.
-func (w *WebSocket) CloseNoStatus() { w.closeFromWriter() }
+// most, reading what comes before it. Nothing else may be reading the
+// WebSocket.
+func (w *WebSocket) CloseNoStatus() { w.closeWith(websocket.StatusNoStatusRcvd) }
 
 // AcceptOptions configure AcceptWebSocket.
 type AcceptOptions struct {
