@@ -134,6 +134,10 @@ func acceptRaw(w http.ResponseWriter, r *http.Request, h *hijacker) (*WebSocket,
 	return &WebSocket{nc: h.nc, br: h.br, guard: h.guard, pre: h.pre}, nil
 }
 
+// rawChunk is how much more of a payload the reader makes room for at a
+// time.
+const rawChunk = 16 << 10
+
 // rawRead reads the next message, answering the control frames before it.
 // The payload is unmasked in place into buf's storage; max bounds the
 // message.
@@ -173,10 +177,18 @@ func (w *WebSocket) rawRead(buf []byte, max int) (_ []byte, op byte, err error) 
 		if n > uint64(max-len(buf)) {
 			return buf, 0, ErrMessageTooBig
 		}
+		// The buffer grows as the payload comes, not by what the header
+		// announced: a peer that announces much and sends little holds
+		// little.
 		start := len(buf)
-		buf = append(buf, make([]byte, n)...)
-		if _, err := io.ReadFull(w.br, buf[start:]); err != nil {
-			return buf, 0, err
+		for left := n; left > 0; {
+			k := min(left, rawChunk)
+			at := len(buf)
+			buf = append(buf, make([]byte, k)...)
+			if _, err := io.ReadFull(w.br, buf[at:]); err != nil {
+				return buf, 0, err
+			}
+			left -= k
 		}
 		unmask(buf[start:], key)
 		if fin {

@@ -79,6 +79,14 @@ func TestRawRead(t *testing.T) {
 	if _, _, err := rawSocket(&in).rawRead(nil, 100); err != ErrMessageTooBig {
 		t.Fatalf("over the limit: %v, want ErrMessageTooBig", err)
 	}
+	// A header that announces a megabyte, then ten bytes: the buffer grew
+	// by what came, not by what was announced.
+	in.Reset()
+	in.Write(clientFrame(true, opBinary, 1<<20, make([]byte, 10)))
+	buf, _, err := rawSocket(&in).rawRead(nil, 2<<20)
+	if err != io.ErrUnexpectedEOF || cap(buf) > 2*rawChunk {
+		t.Fatalf("a megabyte announced, ten bytes sent: %v, a buffer of %d bytes", err, cap(buf))
+	}
 }
 
 // TestRawReadAllocs: reading a message into a buffer that fits allocates
