@@ -103,6 +103,12 @@ func TestRunFlushEnds(t *testing.T) {
 			}
 		}
 	}()
+	// The queue holds messages when Run starts: with done already closed,
+	// Run must still publish them, and return although more keep coming.
+	deadline := time.Now().Add(waitFor)
+	for len(queue) < cap(queue) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	returned := make(chan struct{})
 	var published atomic.Int64
 	go func() {
