@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // maskedFrame is a client's frame of payload, masked with clientFrame's
@@ -124,4 +126,34 @@ func BenchmarkRawRead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzRawRead: whatever a client sends, the reader returns whole messages
+// within the limit, or an error; it never panics, and never holds more
+// than the limit and a chunk.
+func FuzzRawRead(f *testing.F) {
+	f.Add(maskedFrame(true, opText, []byte("42[\"a\"]")))
+	f.Add(clientFrame(true, opBinary, 1<<20, nil))
+	f.Add(append(maskedFrame(false, opText, []byte("4")), maskedFrame(true, opPing, []byte("p"))...))
+	f.Add(maskedFrame(true, opClose, []byte{0x03, 0xe8}))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		server, client := net.Pipe()
+		go func() { _, _ = io.Copy(io.Discard, client) }()
+		defer client.Close()
+		w := &WebSocket{br: bufio.NewReaderSize(bytes.NewReader(in), hijackBuf), nc: &corkConn{Conn: server, timeout: time.Second}}
+		defer w.nc.Close()
+		const max = 4096
+		for range 64 {
+			buf, op, err := w.rawRead(nil, max)
+			if cap(buf) > max+rawChunk {
+				t.Fatalf("a buffer of %d bytes", cap(buf))
+			}
+			if err != nil {
+				return
+			}
+			if len(buf) > max || (op != opText && op != opBinary) {
+				t.Fatalf("a message of %d bytes, opcode %d", len(buf), op)
+			}
+		}
+	})
 }
