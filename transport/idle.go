@@ -134,9 +134,7 @@ func (s *idleSweep) empty() bool {
 
 // interruptWait ends the wait of d's reader, which then parks.
 func (d *Driver) interruptWait() {
-	d.turns.mu.Lock()
-	sock := d.turns.sock
-	d.turns.mu.Unlock()
+	sock, _, _ := d.resumePoint()
 	if sock == nil || d.conn.Closed() {
 		return // a close handshake may be reading: leave it be
 	}

@@ -32,10 +32,7 @@ func (d *Driver) parkReader(sock *WebSocket) bool {
 // unparked runs the reader of a parked connection again, on a new
 // goroutine.
 func (d *Driver) unparked() {
-	t := &d.turns
-	t.mu.Lock()
-	sock, w, end := t.sock, t.w, t.end
-	t.mu.Unlock()
+	sock, w, end := d.resumePoint()
 	go d.readOn(sock, w, end, true)
 }
 

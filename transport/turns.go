@@ -161,6 +161,13 @@ func (t *turns) deferWrite() bool {
 	return !t.deferred.Swap(false)
 }
 
+// resumePoint is what setResume recorded.
+func (d *Driver) resumePoint() (*WebSocket, *wsWriter, func()) {
+	d.turns.mu.Lock()
+	defer d.turns.mu.Unlock()
+	return d.turns.sock, d.turns.w, d.turns.end
+}
+
 // setResume records what a new goroutine reads on with after a hand-off.
 func (d *Driver) setResume(sock *WebSocket, w *wsWriter, end func()) {
 	d.turns.mu.Lock()
@@ -224,9 +231,7 @@ func (d *Driver) handOff(run uint64) {
 		return
 	}
 	t.inline.Store(false)
-	t.mu.Lock()
-	sock, w, end := t.sock, t.w, t.end
-	t.mu.Unlock()
+	sock, w, end := d.resumePoint()
 	if t.deferred.Swap(false) {
 		w.start()
 	}

@@ -165,9 +165,19 @@ type hijacker struct {
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if err := h.hijack(); err != nil {
+		return nil, nil, err
+	}
+	// The library writes through a buffer of its own.
+	return h.nc, bufio.NewReadWriter(h.br, bufio.NewWriterSize(h.nc, hijackBuf)), nil
+}
+
+// hijack takes the connection from net/http, and makes its reading side:
+// all that a WebSocket read without the library needs.
+func (h *hijacker) hijack() error {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
-		return c, brw, err
+		return err
 	}
 	h.nc = &corkConn{Conn: c, timeout: h.timeout}
 	if sc, ok := c.(syscall.Conn); ok {
@@ -182,16 +192,17 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.nc.pre = h.pre
 	if h.max > 0 {
-		// The guard sees every byte the library reads.
+		// The guard sees every byte the reader reads.
 		h.guard = &frameGuard{r: h.pre, max: int64(h.max)}
 		h.nc.guard = h.guard
 	}
 	h.br = bufio.NewReaderSize(h.nc, hijackBuf)
-	return h.nc, bufio.NewReadWriter(h.br, bufio.NewWriterSize(h.nc, hijackBuf)), nil
+	return nil
 }
 
-// hijackBuf is the size of the WebSocket library's read and write buffers
-// (bufio's least). Each idle connection holds both, and neither needs more:
+// hijackBuf is the size of the read buffer (sio's reader's or the
+// library's) and of the library's write buffer (bufio's least). An idle
+// connection holds them, and neither needs more:
 // the bytes a read waits for are in the pooled pre-read buffer (preReader),
 // a read of a payload larger than the buffer goes straight through it, and
 // data frames are written by the writer through the cork, which leaves in
@@ -216,11 +227,11 @@ type corkConn struct {
 
 	rc syscall.RawConn // Conn's, when it is a socket
 
-	// A WebSocket read without the library (wsraw.go): closeSent, under
-	// mu, once sio's close frame went out (nothing is written after it);
-	// closeTimer ends the connection if the client's close frame does
-	// not come back.
-	closeSent  bool
+	// A WebSocket read without the library (wsraw.go): closeSent, set
+	// under mu, once sio's close frame went out (nothing is written
+	// after it); closeTimer ends the connection if the client's close
+	// frame does not come back.
+	closeSent  atomic.Bool
 	closeTimer atomic.Pointer[time.Timer]
 	// The connection's place in the parking lot (park.go), under its lock.
 	parkID    uint64 // 0 when not parked
@@ -387,12 +398,10 @@ func (c *corkConn) uncork() error {
 	return err
 }
 
-// closing reports whether a close frame went out (wsraw.go).
-func (c *corkConn) closing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closeSent
-}
+// closing reports whether a close frame went out (wsraw.go). It takes no
+// lock: the reader asks after each message, while the writer may hold mu
+// through a write.
+func (c *corkConn) closing() bool { return c.closeSent.Load() }
 
 // closeAfter closes the connection in d, unless it is closed before.
 func (c *corkConn) closeAfter(d time.Duration) {
@@ -408,13 +417,14 @@ func (c *corkConn) closeAfter(d time.Duration) {
 func (c *corkConn) writeControl(op byte, p []byte, close bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closeSent {
+	if c.closeSent.Load() {
 		return false
 	}
-	c.closeSent = close
+	if close {
+		c.closeSent.Store(true)
+	}
 	var f [2 + 125]byte
-	f[0], f[1] = 0x80|op, byte(len(p))
-	frame := append(f[:2], p...)
+	frame := append(appendFrameHeader(f[:0], op, len(p)), p...)
 	if c.corked {
 		*c.buf = append(*c.buf, frame...)
 	} else {
@@ -450,7 +460,7 @@ func (c *corkConn) writeText(p []byte) error {
 func (c *corkConn) writeData(b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closeSent {
+	if c.closeSent.Load() {
 		return net.ErrClosed
 	}
 	if c.corked {

@@ -127,7 +127,7 @@ func acceptRaw(w http.ResponseWriter, r *http.Request, h *hijacker) (*WebSocket,
 	w.Header().Set("Connection", "Upgrade")
 	w.Header().Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
 	w.WriteHeader(http.StatusSwitchingProtocols)
-	if _, _, err := h.Hijack(); err != nil {
+	if err := h.hijack(); err != nil {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return nil, err
 	}
