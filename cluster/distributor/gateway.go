@@ -89,6 +89,7 @@ type route struct {
 	backend string      // the replica serving the route, or asked to; "" while it waits for one
 	sid     string      // the socket's id, once a replica accepted it
 	handing bool        // a handover's connect is at backend: packets are held until it answers
+	closing bool        // the replica closed the client's session: never handed over
 	held    []item      // the packets held while the route waits or is handed over
 	heldN   int         // their bytes
 	timer   *time.Timer // the wait for a replica, or for the connect's answer
@@ -641,9 +642,12 @@ func (g *Gateway) onItems(from string, items []item) {
 		case opCloseSession:
 			g.mu.Lock()
 			r := g.routes[it.Route]
-			mine := r != nil && r.backend == from
+			mine := r != nil && r.backend == from && r.conn.SID() == it.SID
+			if mine {
+				r.closing = true
+			}
 			g.mu.Unlock()
-			if !mine || r.conn.SID() != it.SID {
+			if !mine {
 				continue
 			}
 			reason := eio.Reason(it.Reason)
@@ -756,9 +760,11 @@ func (g *Gateway) endRehomed(ended, full []*route) {
 func (g *Gateway) lostSocket(from string, it *item) {
 	g.mu.Lock()
 	r := g.routes[it.Route]
-	if r == nil || r.backend != from || r.handing || r.sid == "" || r.conn.SID() != it.SID {
-		// Gone meanwhile, being handed over already, or not yet
-		// accepted (the connect is on its way).
+	if r == nil || r.backend != from || r.handing || r.closing || r.sid == "" || r.conn.SID() != it.SID {
+		// Gone meanwhile, being handed over already, closed by the
+		// replica (the session's close may wait for the input in
+		// progress, and the replica answers packets that came after it
+		// as lost), or not yet accepted (the connect is on its way).
 		g.mu.Unlock()
 		return
 	}
