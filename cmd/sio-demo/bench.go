@@ -117,6 +117,9 @@ func runBench(ctx context.Context, cfg loadConfig, log io.Writer) (*report, erro
 	if err := cfg.checkCompare(); err != nil {
 		return nil, err
 	}
+	if cfg.GoDebug == "" {
+		cfg.GoDebug = os.Getenv("GODEBUG") // the servers inherit it: the report says so
+	}
 	names, _ := cfg.servers()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -153,7 +156,7 @@ func runBench(ctx context.Context, cfg loadConfig, log io.Writer) (*report, erro
 			case "ref":
 				return startRefServer(ctx, node, script, log)
 			default:
-				return startGoServer(ctx, cfg.GoBin, cfg.GoMaxProcs, name == "plain", log)
+				return startGoServer(ctx, cfg.GoBin, cfg.GoMaxProcs, cfg.GoDebug, name == "plain", log)
 			}
 		}
 		r, err := b.measure(ctx, name, start)

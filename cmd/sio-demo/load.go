@@ -41,6 +41,7 @@ type loadConfig struct {
 	ForceGC     bool          // full collection before memory readings
 	Only        string        // servers: a comma-separated subset of go, ref, plain
 	GoMaxProcs  int           // GOMAXPROCS of the Go servers; 0: the runtime's default
+	GoDebug     string        // GODEBUG of the Go servers; "": this process's
 	GoBin       string        // another sio-demo binary to run as the go server; "": this one
 	// Neither mode's figures depend on these: not in the report.
 	JSON       bool
@@ -95,6 +96,7 @@ type (
 		ForceGC     bool          `json:"force_gc"`
 		Only        string        `json:"only"`
 		GoMaxProcs  int           `json:"go_maxprocs"`
+		GoDebug     string        `json:"go_debug,omitempty"`
 		GoBin       string        `json:"go_bin,omitempty"`
 	}
 )
@@ -111,7 +113,7 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		sharedJSON
 		compareJSON
-	}{s, compareJSON{c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoBin}})
+	}{s, compareJSON{c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoDebug, c.GoBin}})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -130,7 +132,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 		URL: u.URL, Sessions: u.Sessions, Transport: u.Transport, Rate: u.Rate,
 		Warmup: k.Warmup, Settle: k.Settle, Conns: k.Conns, Clients: k.Clients, PClients: k.PClients, BClients: k.BClients,
 		InFlight: k.InFlight, Payload: k.Payload, EchoPayload: k.EchoPayload, ForceGC: k.ForceGC,
-		Only: k.Only, GoMaxProcs: k.GoMaxProcs, GoBin: k.GoBin,
+		Only: k.Only, GoMaxProcs: k.GoMaxProcs, GoDebug: k.GoDebug, GoBin: k.GoBin,
 	}
 	return nil
 }
@@ -211,7 +213,8 @@ func loadFlags(fs *flag.FlagSet, cfg *loadConfig) (group map[string]string, quic
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "save the Go server's profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
 	fs.StringVar(&cfg.GoBin, "gobin", "", "another sio-demo `binary` whose serve subcommand is the go server (default: this one): to measure a build of other code with the same tool")
 	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the Go servers, go and plain (default: the runtime's choice, one per core)")
-	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs", "gobin")
+	fs.StringVar(&cfg.GoDebug, "godebug", "", "GODEBUG of the Go servers, go and plain (default: this process's $GODEBUG); schedtrace=2147483647 keeps the runtime's monitor thread awake (see the README)")
+	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs", "godebug", "gobin")
 	return group, quickOn
 }
 

@@ -288,6 +288,16 @@ func (r *report) writeText(w io.Writer) {
 	for _, s := range r.Servers {
 		fmt.Fprintf(w, "  %-6s  %s\n", s.Name, s.Label)
 	}
+	if r.Mode != modeURL && (c.GoDebug != "" || c.GoMaxProcs > 0) {
+		var env []string
+		if c.GoDebug != "" {
+			env = append(env, "GODEBUG="+c.GoDebug)
+		}
+		if c.GoMaxProcs > 0 {
+			env = append(env, fmt.Sprintf("GOMAXPROCS=%d", c.GoMaxProcs))
+		}
+		fmt.Fprintf(w, "  the Go servers ran with %s\n", strings.Join(env, " "))
+	}
 	var others []*column
 	if len(r.Servers) > 1 {
 		others = r.Servers[1:]

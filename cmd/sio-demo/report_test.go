@@ -103,8 +103,9 @@ func TestReportShape(t *testing.T) {
 		t.Errorf("a one-server table compares:\n%s", text.String())
 	}
 
-	// A compare run: the same keys, a column per server, ratios.
-	cfg.Compare = true
+	// A compare run: the same keys, a column per server, ratios; the Go
+	// servers' runtime settings in the heading.
+	cfg.Compare, cfg.GoDebug = true, "schedtrace=1000"
 	c := &report{Mode: modeCompare, Config: cfg, Servers: []*column{{Name: "go"}, {Name: "ref"}, {Name: "plain"}}}
 	c.add(phase{"ack-1", "one client"}, []string{"round_trips_per_server_cpu_second", "ack_p50_ms", "server_cpu_seconds"},
 		map[string]figures{
@@ -132,6 +133,7 @@ func TestReportShape(t *testing.T) {
 		`(?m)^metric +unit +go +ref +plain +go vs ref +target +go vs plain +target$`,
 		`(?m)^  ack round trips per server CPU-second +1/CPU-s +30 +20 +40 +1\.50x +≥1\.5x met +0\.75x +≥0\.8x MISSED$`,
 		`(?m)^  server CPU +s +1 +1 +—$`,
+		`(?m)^  the Go servers ran with GODEBUG=schedtrace=1000$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text.String()) {
 			t.Errorf("the compare table lacks %s:\n%s", re, text.String())
@@ -147,7 +149,7 @@ func TestReportShape(t *testing.T) {
 		if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 			t.Fatalf("%v\n%s", err, js.String())
 		}
-		if back.Mode != r.Mode || back.Config.Compare != r.Config.Compare || len(back.Rows) != len(r.Rows) || len(back.Servers) != len(r.Servers) {
+		if back.Mode != r.Mode || back.Config.Compare != r.Config.Compare || back.Config.GoDebug != r.Config.GoDebug || len(back.Rows) != len(r.Rows) || len(back.Servers) != len(r.Servers) {
 			t.Errorf("%s: read back %+v", r.Mode, back)
 		}
 		for i, rw := range back.Rows {

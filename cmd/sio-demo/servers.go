@@ -40,7 +40,7 @@ var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 // port, with -plain the ceiling server. A positive maxProcs sets its
 // GOMAXPROCS.
 // bin, when set, is another sio-demo binary whose serve runs the go server.
-func startGoServer(ctx context.Context, bin string, maxProcs int, plain bool, log io.Writer) (*serverProc, error) {
+func startGoServer(ctx context.Context, bin string, maxProcs int, godebug string, plain bool, log io.Writer) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func startGoServer(ctx context.Context, bin string, maxProcs int, plain bool, lo
 		args, name = append(args, "-plain"), "plain"
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), subprocessEnv+"=1")
+	cmd.Env = append(os.Environ(), subprocessEnv+"=1", "GODEBUG="+godebug)
 	if maxProcs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(maxProcs))
 	}
