@@ -470,6 +470,32 @@ func TestPropertyOrderUnderRandomDelays(t *testing.T) {
 	})
 }
 
+// eventTurn makes a connection in memory whose socket acknowledges echo,
+// and returns one step: an event in, its handler's ack out.
+func eventTurn(cfg Config) func() {
+	done := make(chan struct{}, 1)
+	h := &harness{srv: NewServer(cfg), clk: &fakeClock{t: time.Unix(1_000_000, 0)}}
+	h.srv.Of("/").OnConnection(func(s *Socket) {
+		s.On("echo", func(e *Event) {
+			_ = e.Ack()
+			done <- struct{}{}
+		})
+	})
+	c, _ := h.srv.NewConn(0, Handshake{}, h.clk.Now(), nil)
+	c.TakeOutput(nil)
+	_ = c.HandleFrame(h.clk.Now(), []byte("40"), false)
+	for len(c.TakeOutput(nil)) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	frame := []byte(`421["echo"]`)
+	var out []eio.Packet
+	return func() {
+		_ = c.HandleFrame(h.clk.Now(), frame, false)
+		<-done
+		out = c.TakeOutput(out[:0])
+	}
+}
+
 // BenchmarkEventTurn: one event in, its handler's ack out, on a connection
 // in memory: inline (no Config.Go, the old model's cost) and on a
 // goroutine per turn (the adapter's model).
@@ -480,30 +506,24 @@ func BenchmarkEventTurn(b *testing.B) {
 			if mode == "goroutine" {
 				cfg.Go = func(fn func()) { go fn() }
 			}
-			done := make(chan struct{}, 1)
-			h := &harness{srv: NewServer(cfg), clk: &fakeClock{t: time.Unix(1_000_000, 0)}}
-			h.srv.Of("/").OnConnection(func(s *Socket) {
-				s.On("echo", func(e *Event) {
-					_ = e.Ack()
-					done <- struct{}{}
-				})
-			})
-			c, _ := h.srv.NewConn(0, Handshake{}, h.clk.Now(), nil)
-			c.TakeOutput(nil)
-			_ = c.HandleFrame(h.clk.Now(), []byte("40"), false)
-			for len(c.TakeOutput(nil)) == 0 {
-				time.Sleep(time.Millisecond)
-			}
-			frame := []byte(`421["echo"]`)
-			var out []eio.Packet
+			step := eventTurn(cfg)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				_ = c.HandleFrame(h.clk.Now(), frame, false)
-				<-done
-				out = c.TakeOutput(out[:0])
+				step()
 			}
 		})
+	}
+}
+
+// TestEventTurnAllocs keeps what one event and its ack allocate: the
+// event, its frame's copy and arguments, the ack's packet and frame. The
+// event's name is the handler's string and the ack's frame list is on the
+// stack.
+func TestEventTurnAllocs(t *testing.T) {
+	step := eventTurn(Config{})
+	if n := testing.AllocsPerRun(200, step); n > 5 {
+		t.Errorf("%v allocations per event and ack, want 5 at most", n)
 	}
 }
 

@@ -7,6 +7,10 @@ import (
 
 // sendPacket queues p on c: its text frame, then its attachments.
 func (c *Conn) sendPacket(p *sio.Packet, volatile bool) error {
-	var one [1]eio.Packet
-	return c.send(sio.AppendFrames(one[:0], p), volatile)
+	if c.remote == nil && len(p.Attachments) == 0 {
+		// The common case, on the stack: the session copies the frame.
+		var one [1]eio.Packet
+		return c.Send(volatile, sio.AppendFrames(one[:0], p)...)
+	}
+	return c.send(sio.AppendFrames(nil, p), volatile)
 }

@@ -530,7 +530,7 @@ func (s *Socket) handle(p *sio.Packet) error {
 	if len(args) == 0 {
 		return nil
 	}
-	name := eventName(args[0].JSON)
+	name := s.eventName(args[0].JSON)
 	e := &Event{Socket: s, Name: name, Args: Args(args[1:]), ackID: p.ID, hasAck: p.HasID}
 	size := len(p.Data)
 	for _, a := range p.Attachments {
@@ -574,24 +574,48 @@ func (s *Socket) wasConnected() bool { return s.accepted.Load() }
 // eventName is the name of an event from its first argument: a JSON
 // string, or as the reference allows, a number (kept as its text).
 func eventName(js []byte) string {
-	if len(js) >= 2 && js[0] == '"' && js[len(js)-1] == '"' {
-		inner := js[1 : len(js)-1]
-		simple := true
-		for _, c := range inner {
-			if c == '\\' || c < 0x20 || c >= 0x80 {
-				simple = false
-				break
-			}
-		}
-		if simple {
-			return string(inner)
-		}
+	if inner, ok := plainName(js); ok {
+		return string(inner)
 	}
 	var name string
 	if err := json.Unmarshal(js, &name); err != nil {
 		return string(js)
 	}
 	return name
+}
+
+// plainName is the text of a JSON string with no escape and nothing but
+// printable ASCII in it: the name as it is, with no decoding.
+func plainName(js []byte) ([]byte, bool) {
+	if len(js) < 2 || js[0] != '"' || js[len(js)-1] != '"' {
+		return nil, false
+	}
+	inner := js[1 : len(js)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return nil, false
+		}
+	}
+	return inner, true
+}
+
+// eventName is eventName(js) for an event of s: the name that one of its
+// handlers listens to is that handler's string, not a copy.
+func (s *Socket) eventName(js []byte) string {
+	inner, ok := plainName(js)
+	if !ok {
+		return eventName(js)
+	}
+	s.mu.Lock()
+	for _, h := range s.handlers {
+		if h.event != "" && h.event == string(inner) {
+			name := h.event
+			s.mu.Unlock()
+			return name
+		}
+	}
+	s.mu.Unlock()
+	return string(inner)
 }
 
 // onclose ends the socket. At once: it leaves its namespace, its rooms and
