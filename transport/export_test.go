@@ -31,3 +31,11 @@ func SetIdleTick(tick time.Duration, cleanup func(func())) {
 		sweep.mu.Unlock()
 	})
 }
+
+// WriterWorkers is how many writer workers are parked, how many writers
+// have not finished, and how many workers have started so far.
+func WriterWorkers() (idle, live int, started uint64) {
+	workers.mu.Lock()
+	defer workers.mu.Unlock()
+	return len(workers.idle), workers.live, workers.started.Load()
+}

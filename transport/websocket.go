@@ -220,8 +220,8 @@ func readFailure(sock *WebSocket, err error) (websocket.StatusCode, error) {
 // wsWriter writes a session's output to its WebSocket, all that is queued
 // in one network write per batch. It has no goroutine while there is
 // nothing to write: the reader writes what its message's turn sent itself
-// (flush, turns.go), and any other wake starts a goroutine that writes and
-// ends.
+// (flush, turns.go), and any other wake runs the writer on a worker
+// goroutine (writerpool.go) until the output is written.
 type wsWriter struct {
 	d    *Driver
 	ws   *WebSocket
@@ -234,6 +234,7 @@ type wsWriter struct {
 
 func (d *Driver) startWriting(ws *WebSocket) *wsWriter {
 	w := &wsWriter{d: d, ws: ws, done: make(chan struct{})}
+	addWriter()
 	d.writer.Store(w)
 	w.start()
 	return w
@@ -242,7 +243,7 @@ func (d *Driver) startWriting(ws *WebSocket) *wsWriter {
 // start runs the writer unless it runs already or has finished.
 func (w *wsWriter) start() {
 	if w.claim() {
-		go w.run()
+		runWriter(w)
 	}
 }
 
@@ -371,11 +372,15 @@ func (w *wsWriter) write(b *writeBufs) error {
 
 func (w *wsWriter) finish() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.running = false
-	if !w.finished {
+	first := !w.finished
+	if first {
 		w.finished = true
 		close(w.done)
+	}
+	w.mu.Unlock()
+	if first {
+		writerFinished()
 	}
 }
 
