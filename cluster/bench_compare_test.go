@@ -33,11 +33,20 @@ type latReport struct {
 // event's latency from the emit. Reported: deliveries per CPU-second of
 // the server processes (Redis and the clients not counted), the latency
 // percentiles in µs, and the servers' CPU time. Run with -benchtime=1x.
+//
+// go1p runs the Go nodes with one processor each (GOMAXPROCS=1), as a
+// Node.js process runs its JavaScript on one thread: the setting for
+// several nodes sharing a machine's cores.
 func BenchmarkClusterVsNode(b *testing.B) {
 	for _, nodes := range []int{1, 3} {
 		b.Run(fmt.Sprintf("go/%dnodes", nodes), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				runCompare(b, nodes, true)
+			}
+		})
+		b.Run(fmt.Sprintf("go1p/%dnodes", nodes), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runCompare(b, nodes, true, "GOMAXPROCS=1")
 			}
 		})
 		b.Run(fmt.Sprintf("node/%dnodes", nodes), func(b *testing.B) {
@@ -77,7 +86,9 @@ func (s *cmpServer) broadcast(b *testing.B, tag string, rate, count int) {
 	s.peer.must("rate", map[string]any{"tag": tag, "rate": rate, "count": count}, nil)
 }
 
-func runCompare(b *testing.B, nodes int, goServers bool) {
+// runCompare measures nodes servers, Go ones (with env added to their
+// environment) or Node.js ones.
+func runCompare(b *testing.B, nodes int, goServers bool, env ...string) {
 	b.StopTimer()
 	redis := peertest.StartRedis(b)
 	var servers []*cmpServer
@@ -85,7 +96,7 @@ func runCompare(b *testing.B, nodes int, goServers bool) {
 	for i := 0; i < nodes; i++ {
 		s := &cmpServer{}
 		if goServers {
-			s.goProc = startGoProcess(b, redis.URL())
+			s.goProc = startGoProcess(b, redis.URL(), env...)
 			s.url = s.goProc.url
 		} else {
 			s.peer = startNodePeer(b)

@@ -140,10 +140,12 @@ type goProcess struct {
 	done  chan struct{}
 }
 
-func startGoProcess(t testing.TB, redisURL string) *goProcess {
+// startGoProcess starts a Go node on redisURL; env is added to the
+// environment it inherits.
+func startGoProcess(t testing.TB, redisURL string, env ...string) *goProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeEnv+"="+redisURL)
+	cmd.Env = append(append(os.Environ(), nodeEnv+"="+redisURL), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
