@@ -2,10 +2,13 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // loopbackPair is a connected pair of TCP connections on loopback.
@@ -36,11 +39,11 @@ func TestPreReader(t *testing.T) {
 		t.Skip("no read without waiting on this platform")
 	}
 	client, server := loopbackPair(t)
-	pre := newPreReader(server)
 	rc, err := server.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
+	pre := newPreReader(server, rc)
 	msg := bytes.Repeat([]byte("0123456789"), 30) // more than one read of 256
 	buf := make([]byte, 256)
 	got := make([]byte, 0, len(msg))
@@ -88,5 +91,101 @@ func TestPreReader(t *testing.T) {
 	}
 	if string(all) != "last" {
 		t.Errorf("read %q before the end, want %q", all, "last")
+	}
+}
+
+// smallBuffers shrinks the kernel's buffers of a loopback pair, so that a
+// write of a few hundred kilobytes fills them and must wait.
+func smallBuffers(t *testing.T, client, server net.Conn) {
+	t.Helper()
+	if err := server.(*net.TCPConn).SetWriteBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A write larger than the socket takes at once waits for the poller, and
+// goes on where it stopped: the reader gets every byte, in order.
+func TestCorkConnWriteWaits(t *testing.T) {
+	client, server := loopbackPair(t)
+	smallBuffers(t, client, server)
+	c := newCorkConn(server, 10*time.Second)
+	if !canReadNow {
+		t.Skip("no write without waiting on this platform")
+	}
+	if c.writeFn == nil {
+		t.Fatal("a socket is written through the runtime's call, not the raw one")
+	}
+	calls := 0
+	c.writeFn = func(fd uintptr) bool { calls++; return c.writeRaw(fd) }
+	msg := make([]byte, 1<<20)
+	for i := range msg {
+		msg[i] = byte(i * 7 / 5)
+	}
+	done := make(chan error, 1)
+	go func() {
+		got := make([]byte, len(msg))
+		_, err := io.ReadFull(client, got)
+		if err == nil && !bytes.Equal(got, msg) {
+			err = errors.New("the bytes read are not the bytes written")
+		}
+		done <- err
+	}()
+	// The second write goes through a deadline set by the first.
+	for _, half := range [][]byte{msg[:len(msg)/2], msg[len(msg)/2:]} {
+		if n, err := c.Write(half); err != nil || n != len(half) {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if calls <= 2 {
+		t.Errorf("%d raw writes for 2 writes: none waited for the poller", calls)
+	}
+}
+
+// A write that the peer does not read ends at its deadline, with the
+// bytes it wrote and the runtime's deadline error.
+func TestCorkConnWriteDeadline(t *testing.T) {
+	client, server := loopbackPair(t)
+	smallBuffers(t, client, server)
+	c := newCorkConn(server, 50*time.Millisecond)
+	n, err := c.Write(make([]byte, 4<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write to a peer that does not read: %v, want a deadline error", err)
+	}
+	if n <= 0 || n >= 4<<20 {
+		t.Errorf("wrote %d bytes before the deadline, want some and not all", n)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("%v is not a timeout net.Error", err)
+	}
+}
+
+// A read of the socket keeps the errors of net.Conn's: a deadline, and a
+// connection closed on this side.
+func TestPreReaderErrors(t *testing.T) {
+	if !canReadNow {
+		t.Skip("no read without waiting on this platform")
+	}
+	_, server := loopbackPair(t)
+	rc, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := newPreReader(server, rc)
+	buf := make([]byte, 16)
+	server.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := pre.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %v", err)
+	}
+	server.SetReadDeadline(time.Time{})
+	server.Close()
+	if _, err := pre.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read of a closed connection: %v", err)
 	}
 }

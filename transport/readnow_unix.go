@@ -4,15 +4,12 @@ package transport
 
 import "syscall"
 
-// canReadNow: readNow can read a socket without waiting.
-const canReadNow = true
-
 // readNow reads what the socket fd holds into p, without waiting; wait
 // is true when it holds nothing yet. n is 0 with a nil err at the end of
 // the stream.
 func readNow(fd uintptr, p []byte) (n int, err error, wait bool) {
 	for {
-		n, err = syscall.Read(int(fd), p)
+		n, err = sysRead(fd, p)
 		switch err {
 		case syscall.EINTR:
 			continue
@@ -23,4 +20,23 @@ func readNow(fd uintptr, p []byte) (n int, err error, wait bool) {
 		}
 		return 0, err, false
 	}
+}
+
+// writeNow writes p to the socket fd, as much as it takes without
+// waiting; wait is true when it takes no more now.
+func writeNow(fd uintptr, p []byte) (n int, err error, wait bool) {
+	for n < len(p) {
+		k, err := sysWrite(fd, p[n:])
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return n, nil, true
+		case nil:
+			n += k
+			continue
+		}
+		return n, err, false
+	}
+	return n, nil, false
 }

@@ -179,13 +179,10 @@ func (h *hijacker) hijack() error {
 	if err != nil {
 		return err
 	}
-	h.nc = &corkConn{Conn: c, timeout: h.timeout}
-	if sc, ok := c.(syscall.Conn); ok {
-		h.nc.rc, _ = sc.SyscallConn()
-	}
+	h.nc = newCorkConn(c, h.timeout)
 	// What the client sent already, behind the handshake (net/http may
 	// have read it: the 101 leaves before the hijack), is read first.
-	h.pre = newPreReader(c)
+	h.pre = newPreReader(c, h.nc.rc)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		h.pre.seed(b)
@@ -227,6 +224,13 @@ type corkConn struct {
 
 	rc syscall.RawConn // Conn's, when it is a socket
 
+	// A write to the socket itself (rc): the runtime's poller waits,
+	// writeFn writes (readnow_*.go), under mu.
+	writeFn func(fd uintptr) bool
+	wp      []byte
+	wn      int
+	werr    error
+
 	// A WebSocket read without the library (wsraw.go): closeSent, set
 	// under mu, once sio's close frame went out (nothing is written
 	// after it); closeTimer ends the connection if the client's close
@@ -236,6 +240,18 @@ type corkConn struct {
 	// The connection's place in the parking lot (park.go), under its lock.
 	parkID    uint64 // 0 when not parked
 	parkAdded bool   // registered in the lot once
+}
+
+// newCorkConn makes c a corkConn whose writes wait at most timeout.
+func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
+	nc := &corkConn{Conn: c, timeout: timeout}
+	if sc, ok := c.(syscall.Conn); ok {
+		nc.rc, _ = sc.SyscallConn()
+	}
+	if nc.rc != nil && canReadNow {
+		nc.writeFn = nc.writeRaw
+	}
+	return nc
 }
 
 // Close closes the connection, and runs its reader if it was parked: the
@@ -275,11 +291,23 @@ type preReader struct {
 	err error // what the read met, after buf
 
 	fillFn func(fd uintptr) bool // fill, made once: a method value per wait would allocate
+
+	// A read of the socket itself, when it is one (rc): the runtime's
+	// poller waits, readFn reads (readnow_*.go), under mu.
+	rc     syscall.RawConn
+	readFn func(fd uintptr) bool
+	rp     []byte
+	rn     int
+	rerr   error
 }
 
-func newPreReader(c net.Conn) *preReader {
+func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
 	r := &preReader{Conn: c}
 	r.fillFn = r.fill
+	if rc != nil && canReadNow {
+		r.rc = rc
+		r.readFn = r.readRaw
+	}
 	return r
 }
 
@@ -309,7 +337,29 @@ func (r *preReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	return r.Conn.Read(p)
+	if r.rc == nil || len(p) == 0 {
+		return r.Conn.Read(p)
+	}
+	r.rp = p
+	err := r.rc.Read(r.readFn)
+	n, rerr := r.rn, r.rerr
+	r.rp, r.rn, r.rerr = nil, 0, nil
+	switch {
+	case rerr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: rerr}
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// readRaw is the callback of Read's raw read.
+func (r *preReader) readRaw(fd uintptr) bool {
+	n, err, wait := readNow(fd, r.rp)
+	r.rn, r.rerr = n, err
+	return !wait
 }
 
 // fill is the callback of a raw read: it reads what the socket holds, and
@@ -365,7 +415,28 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return c.Conn.Write(p)
+	if c.writeFn == nil {
+		return c.Conn.Write(p)
+	}
+	c.wp, c.wn = p, 0
+	err := c.rc.Write(c.writeFn)
+	n, werr := c.wn, c.werr
+	c.wp, c.wn, c.werr = nil, 0, nil
+	switch {
+	case werr != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Err: werr}
+	case err != nil:
+		return n, err
+	}
+	return n, nil
+}
+
+// writeRaw is the callback of writeLocked's raw write.
+func (c *corkConn) writeRaw(fd uintptr) bool {
+	n, err, wait := writeNow(fd, c.wp[c.wn:])
+	c.wn += n
+	c.werr = err
+	return !wait
 }
 
 func (c *corkConn) cork() {
