@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sio-go/sio/cluster/internal/publoop"
+	"github.com/sio-go/sio/cluster/internal/redisopt"
 	"github.com/sio-go/sio/cluster/internal/subloop"
 	"github.com/sio-go/sio/core"
 )
@@ -198,11 +199,10 @@ func New(opts Options) (*Bus, error) {
 		if opts.URL == "" {
 			return nil, errors.New("cluster: Options.Client or Options.URL is required")
 		}
-		co, err := rueidis.ParseURL(opts.URL)
+		co, err := redisopt.FromURL(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		co.DisableCache = true
 		if co.ClusterOption.ShardsRefreshInterval == 0 {
 			co.ClusterOption.ShardsRefreshInterval = topologyRefresh
 		}

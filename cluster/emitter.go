@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/redis/rueidis"
+	"github.com/sio-go/sio/cluster/internal/redisopt"
 	"github.com/sio-go/sio/core"
 	"github.com/sio-go/sio/core/sio"
 )
@@ -43,11 +44,10 @@ func NewEmitter(opts EmitterOptions) (*Emitter, error) {
 		if opts.URL == "" {
 			return nil, errors.New("cluster: EmitterOptions.Client or EmitterOptions.URL is required")
 		}
-		co, err := rueidis.ParseURL(opts.URL)
+		co, err := redisopt.FromURL(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		co.DisableCache = true
 		c, err := rueidis.NewClient(co)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)

@@ -125,7 +125,9 @@ func TestClassicRedisHangs(t *testing.T) {
 // and counted, and the bus goes on.
 func TestHandlerLimit(t *testing.T) {
 	checkLeaks(t)
-	defer cluster.SetMaxHandlers(2)()
+	// Restored after the nodes end (cleanups run last first): their
+	// workers read the bound until then.
+	t.Cleanup(cluster.SetMaxHandlers(2))
 	release := make(chan struct{})
 	started := make(chan struct{}, 8)
 	gc := newGoCluster(t, 2, cluster.Options{}, func(i int, srv *httpadapter.Server) {

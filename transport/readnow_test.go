@@ -115,11 +115,11 @@ func TestCorkConnWriteWaits(t *testing.T) {
 	if !canReadNow {
 		t.Skip("no write without waiting on this platform")
 	}
-	if c.writeFn == nil {
+	if c.raw.rc == nil {
 		t.Fatal("a socket is written through the runtime's call, not the raw one")
 	}
 	calls := 0
-	c.writeFn = func(fd uintptr) bool { calls++; return c.writeRaw(fd) }
+	c.raw.fn = func(fd uintptr) bool { calls++; return c.raw.call(fd) }
 	msg := make([]byte, 1<<20)
 	for i := range msg {
 		msg[i] = byte(i * 7 / 5)
@@ -187,5 +187,56 @@ func TestPreReaderErrors(t *testing.T) {
 	server.Close()
 	if _, err := pre.Read(buf); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Read of a closed connection: %v", err)
+	}
+}
+
+// RawSocket reads and writes a socket as net.Conn does, from two
+// goroutines at once, and leaves what is not a socket as it is.
+func TestRawSocket(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if RawSocket(a) != a {
+		t.Error("a pipe was wrapped")
+	}
+	client, server := loopbackPair(t)
+	smallBuffers(t, client, server)
+	rs := RawSocket(server)
+	if canReadNow && rs == server {
+		t.Fatal("a TCP socket was not wrapped")
+	}
+	// The client echoes; the server writes and reads at once.
+	go io.Copy(client, client)
+	msg := make([]byte, 1<<20)
+	for i := range msg {
+		msg[i] = byte(i * 3 / 7)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := rs.Write(msg)
+		done <- err
+	}()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(rs, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("the echo differs from what was written")
+	}
+	rs.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := rs.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %v", err)
+	}
+	rs.SetReadDeadline(time.Time{})
+	client.Close()
+	if _, err := rs.Read(got); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want EOF", err)
+	}
+	rs.Close()
+	if _, err := rs.Write(msg[:1]); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after Close: %v", err)
 	}
 }

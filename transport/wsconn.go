@@ -222,14 +222,8 @@ type corkConn struct {
 	buf      *[]byte
 	deadline time.Time // the write deadline set on Conn
 
-	rc syscall.RawConn // Conn's, when it is a socket
-
-	// A write to the socket itself (rc): the runtime's poller waits,
-	// writeFn writes (readnow_*.go), under mu.
-	writeFn func(fd uintptr) bool
-	wp      []byte
-	wn      int
-	werr    error
+	rc  syscall.RawConn // Conn's, when raw system calls can read and write it
+	raw rawWriter       // the socket's writes, when rc is set; under mu
 
 	// A WebSocket read without the library (wsraw.go): closeSent, set
 	// under mu, once sio's close frame went out (nothing is written
@@ -244,12 +238,9 @@ type corkConn struct {
 
 // newCorkConn makes c a corkConn whose writes wait at most timeout.
 func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
-	nc := &corkConn{Conn: c, timeout: timeout}
-	if sc, ok := c.(syscall.Conn); ok {
-		nc.rc, _ = sc.SyscallConn()
-	}
-	if nc.rc != nil && canReadNow {
-		nc.writeFn = nc.writeRaw
+	nc := &corkConn{Conn: c, timeout: timeout, rc: socketRawConn(c)}
+	if nc.rc != nil {
+		nc.raw.init(nc.rc)
 	}
 	return nc
 }
@@ -292,21 +283,14 @@ type preReader struct {
 
 	fillFn func(fd uintptr) bool // fill, made once: a method value per wait would allocate
 
-	// A read of the socket itself, when it is one (rc): the runtime's
-	// poller waits, readFn reads (readnow_*.go), under mu.
-	rc     syscall.RawConn
-	readFn func(fd uintptr) bool
-	rp     []byte
-	rn     int
-	rerr   error
+	raw rawReader // the socket's reads, when it is one; under mu
 }
 
 func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
 	r := &preReader{Conn: c}
 	r.fillFn = r.fill
-	if rc != nil && canReadNow {
-		r.rc = rc
-		r.readFn = r.readRaw
+	if rc != nil {
+		r.raw.init(rc)
 	}
 	return r
 }
@@ -337,29 +321,10 @@ func (r *preReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	if r.rc == nil || len(p) == 0 {
+	if r.raw.rc == nil {
 		return r.Conn.Read(p)
 	}
-	r.rp = p
-	err := r.rc.Read(r.readFn)
-	n, rerr := r.rn, r.rerr
-	r.rp, r.rn, r.rerr = nil, 0, nil
-	switch {
-	case rerr != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Err: rerr}
-	case err != nil:
-		return 0, err
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-// readRaw is the callback of Read's raw read.
-func (r *preReader) readRaw(fd uintptr) bool {
-	n, err, wait := readNow(fd, r.rp)
-	r.rn, r.rerr = n, err
-	return !wait
+	return r.raw.read(p)
 }
 
 // fill is the callback of a raw read: it reads what the socket holds, and
@@ -415,28 +380,10 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if c.writeFn == nil {
+	if c.raw.rc == nil {
 		return c.Conn.Write(p)
 	}
-	c.wp, c.wn = p, 0
-	err := c.rc.Write(c.writeFn)
-	n, werr := c.wn, c.werr
-	c.wp, c.wn, c.werr = nil, 0, nil
-	switch {
-	case werr != nil:
-		return n, &net.OpError{Op: "write", Net: "tcp", Err: werr}
-	case err != nil:
-		return n, err
-	}
-	return n, nil
-}
-
-// writeRaw is the callback of writeLocked's raw write.
-func (c *corkConn) writeRaw(fd uintptr) bool {
-	n, err, wait := writeNow(fd, c.wp[c.wn:])
-	c.wn += n
-	c.werr = err
-	return !wait
+	return c.raw.write(p)
 }
 
 func (c *corkConn) cork() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/sio-go/sio/cluster/internal/publoop"
+	"github.com/sio-go/sio/cluster/internal/redisopt"
 	"github.com/sio-go/sio/cluster/internal/subloop"
 )
 
@@ -183,11 +184,10 @@ func newLink(opts Common, role uint8, service string, h handlers) (*link, error)
 		if opts.URL == "" {
 			return nil, errors.New("distributor: Client or URL is required")
 		}
-		co, err := rueidis.ParseURL(opts.URL)
+		co, err := redisopt.FromURL(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("distributor: %w", err)
 		}
-		co.DisableCache = true
 		c, err := rueidis.NewClient(co)
 		if err != nil {
 			return nil, fmt.Errorf("distributor: %w", err)
