@@ -7,32 +7,34 @@ import (
 	"syscall"
 )
 
-// rawReader reads a socket with raw system calls (readnow_*.go): the
-// runtime's poller waits for bytes, fn reads them. Its fields are the
-// callback's, so a read holds the caller's lock.
-type rawReader struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // call, made once: a method value per read would allocate
+// rawOp is the state of a raw read or write of a socket (readnow_*.go)
+// for its callback: the runtime's poller waits, fn reads or writes. An op
+// is taken from its pool for one operation, so that a connection holds
+// none between two.
+type rawOp struct {
+	fn  func(fd uintptr) bool // read or write, bound once: a method value per operation would allocate
 	p   []byte
 	n   int
 	err error
 }
 
-func (r *rawReader) init(rc syscall.RawConn) {
-	r.rc = rc
-	r.fn = r.call
-}
+var (
+	rawReads  = sync.Pool{New: func() any { op := new(rawOp); op.fn = op.read; return op }}
+	rawWrites = sync.Pool{New: func() any { op := new(rawOp); op.fn = op.write; return op }}
+)
 
-// read reads into p as net.Conn's Read does, with its errors: a deadline,
-// a closed connection, and io.EOF at the end of the stream.
-func (r *rawReader) read(p []byte) (int, error) {
+// rawRead reads into p as net.Conn's Read does, with its errors: a
+// deadline, a closed connection, and io.EOF at the end of the stream.
+func rawRead(rc syscall.RawConn, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p = p
-	err := r.rc.Read(r.fn)
-	n, rerr := r.n, r.err
-	r.p, r.n, r.err = nil, 0, nil
+	op := rawReads.Get().(*rawOp)
+	op.p = p
+	err := rc.Read(op.fn)
+	n, rerr := op.n, op.err
+	op.p, op.n, op.err = nil, 0, nil
+	rawReads.Put(op)
 	switch {
 	case rerr != nil:
 		return 0, &net.OpError{Op: "read", Net: "tcp", Err: rerr}
@@ -44,34 +46,21 @@ func (r *rawReader) read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *rawReader) call(fd uintptr) bool {
-	n, err, wait := readNow(fd, r.p)
-	r.n, r.err = n, err
+func (op *rawOp) read(fd uintptr) bool {
+	n, err, wait := readNow(fd, op.p)
+	op.n, op.err = n, err
 	return !wait
 }
 
-// rawWriter writes a socket with raw system calls, the way rawReader
-// reads it: a write holds the caller's lock.
-type rawWriter struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool
-	p   []byte
-	n   int
-	err error
-}
-
-func (w *rawWriter) init(rc syscall.RawConn) {
-	w.rc = rc
-	w.fn = w.call
-}
-
-// write writes all of p, waiting for the poller while the socket takes
+// rawWrite writes all of p, waiting for the poller while the socket takes
 // no more, as net.Conn's Write does, with its errors.
-func (w *rawWriter) write(p []byte) (int, error) {
-	w.p, w.n = p, 0
-	err := w.rc.Write(w.fn)
-	n, werr := w.n, w.err
-	w.p, w.n, w.err = nil, 0, nil
+func rawWrite(rc syscall.RawConn, p []byte) (int, error) {
+	op := rawWrites.Get().(*rawOp)
+	op.p, op.n = p, 0
+	err := rc.Write(op.fn)
+	n, werr := op.n, op.err
+	op.p, op.n, op.err = nil, 0, nil
+	rawWrites.Put(op)
 	switch {
 	case werr != nil:
 		return n, &net.OpError{Op: "write", Net: "tcp", Err: werr}
@@ -81,10 +70,10 @@ func (w *rawWriter) write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (w *rawWriter) call(fd uintptr) bool {
-	n, err, wait := writeNow(fd, w.p[w.n:])
-	w.n += n
-	w.err = err
+func (op *rawOp) write(fd uintptr) bool {
+	n, err, wait := writeNow(fd, op.p[op.n:])
+	op.n += n
+	op.err = err
 	return !wait
 }
 
@@ -118,28 +107,14 @@ func RawSocket(c net.Conn) net.Conn {
 	if rc == nil {
 		return c
 	}
-	s := &rawSocketConn{Conn: c}
-	s.r.init(rc)
-	s.w.init(rc)
-	return s
+	return &rawSocketConn{Conn: c, rc: rc}
 }
 
 type rawSocketConn struct {
 	net.Conn
-	rmu sync.Mutex
-	r   rawReader
-	wmu sync.Mutex
-	w   rawWriter
+	rc syscall.RawConn
 }
 
-func (s *rawSocketConn) Read(p []byte) (int, error) {
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	return s.r.read(p)
-}
+func (s *rawSocketConn) Read(p []byte) (int, error) { return rawRead(s.rc, p) }
 
-func (s *rawSocketConn) Write(p []byte) (int, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.w.write(p)
-}
+func (s *rawSocketConn) Write(p []byte) (int, error) { return rawWrite(s.rc, p) }

@@ -17,7 +17,8 @@ const canReadNow = true
 // short sleeps that follow cost more CPU than the read itself (see the
 // README, "Raw system calls"). The runtime needs the bookkeeping for
 // calls that may block, to hand the processor to another thread; these
-// return at once, with EAGAIN when they would block.
+// return at once, with EAGAIN when they would block. The race detector
+// does not see the kernel's write into a read's buffer.
 func sysRead(fd uintptr, p []byte) (int, error) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(bufPtr(p)), uintptr(len(p)))
 	if e != 0 {

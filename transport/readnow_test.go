@@ -31,19 +31,26 @@ func loopbackPair(t *testing.T) (client, server net.Conn) {
 	return client, server
 }
 
+// socketPreReader is the pre-reader of a socket, with its RawConn; it
+// skips the test where raw reads are not made.
+func socketPreReader(t *testing.T, c net.Conn) (*preReader, syscall.RawConn) {
+	t.Helper()
+	if !canReadNow {
+		t.Skip("no read without waiting on this platform")
+	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPreReader(c, rc), rc
+}
+
 // The wait for bytes reads them into a pooled buffer that the reads
 // drain, in order, and allocates nothing once warm; the end of the stream
 // comes after the bytes.
 func TestPreReader(t *testing.T) {
-	if !canReadNow {
-		t.Skip("no read without waiting on this platform")
-	}
 	client, server := loopbackPair(t)
-	rc, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pre := newPreReader(server, rc)
+	pre, rc := socketPreReader(t, server)
 	msg := bytes.Repeat([]byte("0123456789"), 30) // more than one read of 256
 	buf := make([]byte, 256)
 	got := make([]byte, 0, len(msg))
@@ -115,11 +122,11 @@ func TestCorkConnWriteWaits(t *testing.T) {
 	if !canReadNow {
 		t.Skip("no write without waiting on this platform")
 	}
-	if c.raw.rc == nil {
+	if c.rc == nil {
 		t.Fatal("a socket is written through the runtime's call, not the raw one")
 	}
 	calls := 0
-	c.raw.fn = func(fd uintptr) bool { calls++; return c.raw.call(fd) }
+	c.rc = countingRawConn{c.rc, &calls}
 	msg := make([]byte, 1<<20)
 	for i := range msg {
 		msg[i] = byte(i * 7 / 5)
@@ -147,6 +154,16 @@ func TestCorkConnWriteWaits(t *testing.T) {
 	}
 }
 
+// countingRawConn counts the calls of its writes' callbacks.
+type countingRawConn struct {
+	syscall.RawConn
+	calls *int
+}
+
+func (c countingRawConn) Write(f func(fd uintptr) bool) error {
+	return c.RawConn.Write(func(fd uintptr) bool { *c.calls++; return f(fd) })
+}
+
 // A write that the peer does not read ends at its deadline, with the
 // bytes it wrote and the runtime's deadline error.
 func TestCorkConnWriteDeadline(t *testing.T) {
@@ -169,15 +186,8 @@ func TestCorkConnWriteDeadline(t *testing.T) {
 // A read of the socket keeps the errors of net.Conn's: a deadline, and a
 // connection closed on this side.
 func TestPreReaderErrors(t *testing.T) {
-	if !canReadNow {
-		t.Skip("no read without waiting on this platform")
-	}
 	_, server := loopbackPair(t)
-	rc, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pre := newPreReader(server, rc)
+	pre, _ := socketPreReader(t, server)
 	buf := make([]byte, 16)
 	server.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := pre.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {

@@ -222,8 +222,7 @@ type corkConn struct {
 	buf      *[]byte
 	deadline time.Time // the write deadline set on Conn
 
-	rc  syscall.RawConn // Conn's, when raw system calls can read and write it
-	raw rawWriter       // the socket's writes, when rc is set; under mu
+	rc syscall.RawConn // Conn's, when raw system calls can read and write it
 
 	// A WebSocket read without the library (wsraw.go): closeSent, set
 	// under mu, once sio's close frame went out (nothing is written
@@ -238,11 +237,7 @@ type corkConn struct {
 
 // newCorkConn makes c a corkConn whose writes wait at most timeout.
 func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
-	nc := &corkConn{Conn: c, timeout: timeout, rc: socketRawConn(c)}
-	if nc.rc != nil {
-		nc.raw.init(nc.rc)
-	}
-	return nc
+	return &corkConn{Conn: c, timeout: timeout, rc: socketRawConn(c)}
 }
 
 // Close closes the connection, and runs its reader if it was parked: the
@@ -283,15 +278,13 @@ type preReader struct {
 
 	fillFn func(fd uintptr) bool // fill, made once: a method value per wait would allocate
 
-	raw rawReader // the socket's reads, when it is one; under mu
+	rc syscall.RawConn // the socket's, when raw system calls can read it
 }
 
 func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
 	r := &preReader{Conn: c}
 	r.fillFn = r.fill
-	if rc != nil {
-		r.raw.init(rc)
-	}
+	r.rc = rc
 	return r
 }
 
@@ -321,10 +314,10 @@ func (r *preReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	if r.raw.rc == nil {
+	if r.rc == nil {
 		return r.Conn.Read(p)
 	}
-	return r.raw.read(p)
+	return rawRead(r.rc, p)
 }
 
 // fill is the callback of a raw read: it reads what the socket holds, and
@@ -380,10 +373,10 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if c.raw.rc == nil {
+	if c.rc == nil {
 		return c.Conn.Write(p)
 	}
-	return c.raw.write(p)
+	return rawWrite(c.rc, p)
 }
 
 func (c *corkConn) cork() {
