@@ -23,18 +23,34 @@ var (
 	rawWrites = sync.Pool{New: func() any { op := new(rawOp); op.fn = op.write; return op }}
 )
 
+// rawDo reads into p, or writes p, with an op of its pool: what the
+// system calls did (n, and the error of the last), and what the runtime's
+// poller met (a deadline, a close).
+func rawDo(rc syscall.RawConn, p []byte, write bool) (n int, callErr, pollErr error) {
+	pool := &rawReads
+	if write {
+		pool = &rawWrites
+	}
+	op := pool.Get().(*rawOp)
+	op.p = p
+	if write {
+		pollErr = rc.Write(op.fn)
+	} else {
+		pollErr = rc.Read(op.fn)
+	}
+	n, callErr = op.n, op.err
+	op.p, op.n, op.err = nil, 0, nil
+	pool.Put(op)
+	return n, callErr, pollErr
+}
+
 // rawRead reads into p as net.Conn's Read does, with its errors: a
 // deadline, a closed connection, and io.EOF at the end of the stream.
 func rawRead(rc syscall.RawConn, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	op := rawReads.Get().(*rawOp)
-	op.p = p
-	err := rc.Read(op.fn)
-	n, rerr := op.n, op.err
-	op.p, op.n, op.err = nil, 0, nil
-	rawReads.Put(op)
+	n, rerr, err := rawDo(rc, p, false)
 	switch {
 	case rerr != nil:
 		return 0, &net.OpError{Op: "read", Net: "tcp", Err: rerr}
@@ -55,12 +71,7 @@ func (op *rawOp) read(fd uintptr) bool {
 // rawWrite writes all of p, waiting for the poller while the socket takes
 // no more, as net.Conn's Write does, with its errors.
 func rawWrite(rc syscall.RawConn, p []byte) (int, error) {
-	op := rawWrites.Get().(*rawOp)
-	op.p, op.n = p, 0
-	err := rc.Write(op.fn)
-	n, werr := op.n, op.err
-	op.p, op.n, op.err = nil, 0, nil
-	rawWrites.Put(op)
+	n, werr, err := rawDo(rc, p, true)
 	switch {
 	case werr != nil:
 		return n, &net.OpError{Op: "write", Net: "tcp", Err: werr}
