@@ -137,7 +137,7 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, o AcceptOptions) (*
 // bytes are buffered already, or when it cannot wait this way (the read
 // itself then blocks).
 func (w *WebSocket) canWait() bool {
-	if !canReadNow || w.nc.rc == nil || w.br == nil || w.pre == nil {
+	if w.nc.rc == nil || w.br == nil || w.pre == nil { // rc: nil where raw reads are not made
 		return false
 	}
 	w.closeMu.Lock()

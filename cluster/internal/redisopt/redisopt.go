@@ -25,16 +25,15 @@ func FromURL(url string) (rueidis.ClientOption, error) {
 	co.DisableCache = true
 	dial := co.DialCtxFn // unix:// sets one
 	co.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
-		var c net.Conn
-		var err error
 		if dial != nil {
-			c, err = dial(ctx, dst, d, cfg)
+			c, err := dial(ctx, dst, d, cfg)
 			if err != nil {
 				return nil, err
 			}
 			return transport.RawSocket(c), nil
 		}
-		if c, err = d.DialContext(ctx, "tcp", dst); err != nil {
+		c, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
 			return nil, err
 		}
 		c = transport.RawSocket(c)
