@@ -115,6 +115,7 @@ type Driver struct {
 	wg         sync.WaitGroup           // goroutines of the driver
 	writer     atomic.Pointer[wsWriter] // the WebSocket's writer, once one carries the session
 	turns      turns                    // application code run by the reader (turns.go)
+	fast       fastState                // the reader's fast read (fastread.go)
 	sweepState                          // the reader's waits, for the idle sweep (idle.go)
 }
 

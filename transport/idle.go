@@ -140,7 +140,7 @@ func (d *Driver) interruptWait() {
 	}
 	d.idleMu.Lock()
 	if d.waitState.CompareAndSwap(waiting, interrupted) {
-		_ = sock.nc.Conn.SetReadDeadline(time.Unix(1, 0))
+		sock.nc.setReadDeadline(time.Unix(1, 0))
 	}
 	d.idleMu.Unlock()
 }
@@ -152,13 +152,17 @@ func (d *Driver) waitIdle(sock *WebSocket) bool {
 	if !sock.canWait() {
 		return false
 	}
+	rc := sock.nc.readRC()
+	if rc == nil {
+		return false // closing: the read meets it
+	}
 	d.waitState.Store(waiting)
-	err := sock.nc.rc.Read(sock.pre.fillFn)
+	err := rc.Read(sock.pre.fillFn)
 	if d.waitState.Swap(notWaiting) != interrupted {
 		return false
 	}
 	d.idleMu.Lock()
-	_ = sock.nc.Conn.SetReadDeadline(time.Time{})
+	sock.nc.setReadDeadline(time.Time{})
 	d.idleMu.Unlock()
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -26,7 +26,11 @@ const parkEarly = 2
 // parkReader parks sock's reader; true when it did, and the caller must
 // end.
 func (d *Driver) parkReader(sock *WebSocket) bool {
-	return sock.drained() && lot.park(d, sock.nc)
+	if !sock.drained() {
+		return false
+	}
+	sock.nc.dropAlt()
+	return lot.park(d, sock.nc)
 }
 
 // unparked runs the reader of a parked connection again, on a new

@@ -40,3 +40,17 @@ func writeNow(fd uintptr, p []byte) (n int, err error, wait bool) {
 	}
 	return n, nil, false
 }
+
+// dupSocket makes a second descriptor of the socket fd, closed on exec.
+func dupSocket(fd uintptr) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(int(fd))
+	if err == nil {
+		syscall.CloseOnExec(nfd)
+	}
+	return nfd, err
+}
+
+// shutdownSocket shuts the socket fd down both ways.
+func shutdownSocket(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) }

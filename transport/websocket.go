@@ -117,12 +117,32 @@ func (d *Driver) readOn(sock *WebSocket, w *wsWriter, end func(), woken bool) {
 	// This loop is where an idle session's goroutine waits, unless it
 	// parks: keep its frame small, so that the runtime can shrink the
 	// goroutine's stack.
+loop:
 	for {
 		// The lot runs a new reader once the connection is readable.
 		if !woken && d.reads.Load() < parkEarly && d.parkReader(sock) {
 			return
 		}
 		woken = false
+		switch d.readFast(sock, w) {
+		case fastHandedOff:
+			return // the new reader ends the session
+		case fastPark:
+			continue
+		case fastInterrupted:
+			if d.parkReader(sock) {
+				return
+			}
+			continue
+		case fastRoom:
+			if !d.waitRoom(w.done) {
+				break loop
+			}
+			continue
+		case fastFailed:
+			d.handIn(sock, nil, false, d.fast.err)
+			break loop
+		}
 		if d.waitIdle(sock) && d.parkReader(sock) {
 			return
 		}
@@ -175,8 +195,14 @@ func (d *Driver) waitRoom(end <-chan struct{}) bool {
 //
 //go:noinline
 func (d *Driver) readOne(sock *WebSocket) (ok bool, ready []func()) {
-	c := d.conn
 	data, binary, err := sock.readMessage(d.opts.MaxPayload)
+	return d.handIn(sock, data, binary, err)
+}
+
+// handIn hands a message read into the session, or ends the session on
+// the read's error err; readOne's results.
+func (d *Driver) handIn(sock *WebSocket, data []byte, binary bool, err error) (ok bool, ready []func()) {
+	c := d.conn
 	if err != nil {
 		if !c.Closed() {
 			if status, bad := readFailure(sock, err); bad != nil {

@@ -183,6 +183,7 @@ func (h *hijacker) hijack() error {
 	// What the client sent already, behind the handshake (net/http may
 	// have read it: the 101 leaves before the hijack), is read first.
 	h.pre = newPreReader(c, h.nc.rc)
+	h.pre.owner = h.nc
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		h.pre.seed(b)
@@ -233,6 +234,15 @@ type corkConn struct {
 	// The connection's place in the parking lot (park.go), under its lock.
 	parkID    uint64 // 0 when not parked
 	parkAdded bool   // registered in the lot once
+
+	// The fast read (fastread.go), under fastMu.
+	fastMu     sync.Mutex
+	fastHeld   bool            // a goroutine is in the socket's fast read
+	fastBusy   bool            // ... handling what it read, not waiting
+	closeBegun bool            // Close was called
+	closeLate  bool            // ... while the holder was busy: it closes Conn
+	alt        net.Conn        // a second descriptor, read while another holds the fast read
+	altRC      syscall.RawConn // alt's
 }
 
 // newCorkConn makes c a corkConn whose writes wait at most timeout.
@@ -241,13 +251,24 @@ func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
 }
 
 // Close closes the connection, and runs its reader if it was parked: the
-// reader then reads the close.
+// reader then reads the close. While the reader handles messages in its
+// fast read (fastread.go), the socket is shut down now and its descriptor
+// closed as the reader leaves.
 func (c *corkConn) Close() error {
 	if t := c.closeTimer.Load(); t != nil {
 		t.Stop()
 	}
 	d := lot.unpark(c)
-	err := c.Conn.Close()
+	late, alt := c.beginClose()
+	if alt != nil {
+		_ = alt.Close()
+	}
+	var err error
+	if late {
+		c.shutNow()
+	} else {
+		err = c.Conn.Close()
+	}
 	if d != nil {
 		d.unparked()
 	}
@@ -278,7 +299,9 @@ type preReader struct {
 
 	fillFn func(fd uintptr) bool // fill, made once: a method value per wait would allocate
 
-	rc syscall.RawConn // the socket's, when raw system calls can read it
+	rc    syscall.RawConn // the socket's, when raw system calls can read it
+	owner *corkConn       // whose readRC to read with, when set
+	short bool            // the last fill emptied the socket
 }
 
 func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
@@ -286,6 +309,21 @@ func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
 	r.fillFn = r.fill
 	r.rc = rc
 	return r
+}
+
+// readRC is the RawConn to read with (corkConn.readRC); nil once closing.
+func (r *preReader) readRC() syscall.RawConn {
+	if r.owner != nil {
+		return r.owner.readRC()
+	}
+	return r.rc
+}
+
+// empty reports whether r holds neither bytes nor an error.
+func (r *preReader) empty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf == nil && r.err == nil
 }
 
 // seed makes b the first bytes read.
@@ -317,7 +355,11 @@ func (r *preReader) Read(p []byte) (int, error) {
 	if r.rc == nil {
 		return r.Conn.Read(p)
 	}
-	return rawRead(r.rc, p)
+	rc := r.readRC()
+	if rc == nil {
+		return 0, net.ErrClosed
+	}
+	return rawRead(rc, p)
 }
 
 // fill is the callback of a raw read: it reads what the socket holds, and
@@ -325,19 +367,29 @@ func (r *preReader) Read(p []byte) (int, error) {
 // read is in progress it reads nothing, and reports true: that read gets
 // the bytes.
 func (r *preReader) fill(fd uintptr) bool {
+	got, _ := r.fillShort(fd)
+	return got != fillWait
+}
+
+// fillShort is fill, saying what it read, and whether the read emptied
+// the socket (it read less than it asked for).
+func (r *preReader) fillShort(fd uintptr) (got int, short bool) {
 	if !r.mu.TryLock() {
-		return true
+		return fillOther, false
 	}
 	defer r.mu.Unlock()
-	if r.buf != nil || r.err != nil {
-		return true
+	if r.buf != nil {
+		return fillData, r.short
+	}
+	if r.err != nil {
+		return fillOther, false
 	}
 	b := preBufs.Get().(*[]byte)
 	n, err, wait := readNow(fd, (*b)[:cap(*b)])
 	switch {
 	case wait:
 		preBufs.Put(b)
-		return false
+		return fillWait, false
 	case err != nil:
 		r.err = &net.OpError{Op: "read", Net: "tcp", Err: err}
 	case n == 0:
@@ -345,11 +397,12 @@ func (r *preReader) fill(fd uintptr) bool {
 	}
 	if n == 0 {
 		preBufs.Put(b)
-		return true
+		return fillOther, false
 	}
+	r.short = n < cap(*b)
 	*b = (*b)[:n]
 	r.buf = b
-	return true
+	return fillData, r.short
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {

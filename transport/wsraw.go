@@ -316,7 +316,7 @@ func (w *WebSocket) rawClose(s websocket.StatusCode, drain bool) {
 		w.nc.closeAfter(closeWait)
 		return
 	}
-	_ = w.nc.Conn.SetReadDeadline(time.Now().Add(closeWait))
+	w.nc.setReadDeadline(time.Now().Add(closeWait))
 	var buf []byte
 	for {
 		var err error
