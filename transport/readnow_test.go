@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,5 +249,134 @@ func TestRawSocket(t *testing.T) {
 	rs.Close()
 	if _, err := rs.Write(msg[:1]); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write after Close: %v", err)
+	}
+}
+
+// Close while a goroutine handles bytes inside the socket's fast read
+// (fastread.go): it returns at once, the peer reads the end at once, and
+// the descriptor closes when the holder leaves the read.
+func TestCorkConnLateClose(t *testing.T) {
+	client, server := loopbackPair(t)
+	c := newCorkConn(server, time.Second)
+	if c.rc == nil {
+		t.Skip("no raw reads on this platform")
+	}
+	if !c.holdFast() {
+		t.Fatal("the fast read is not free")
+	}
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock() // a failure below must not leave the holder, which Close of the socket would wait for
+	left := make(chan error, 1)
+	go func() {
+		left <- c.rc.Read(func(uintptr) bool {
+			if !c.enterFast() {
+				t.Error("closing before the close")
+			}
+			close(inside)
+			<-release // a handler that blocks
+			if c.leaveFast() {
+				t.Error("leaveFast missed the close")
+			}
+			return true
+		})
+		c.releaseFast()
+	}()
+	<-inside
+	if c.holdFast() {
+		t.Fatal("the fast read was taken twice")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the holder")
+	}
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("the peer read %d, %v; want the end of the stream", n, err)
+	}
+	if c.readRC() != nil {
+		t.Fatal("a RawConn to read with after the close")
+	}
+	// The descriptor is still open: the holder holds it.
+	if err := server.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatalf("closed before the holder left: %v", err)
+	}
+	unblock()
+	if err := <-left; err != nil {
+		t.Fatal(err)
+	}
+	if err := server.SetReadDeadline(time.Time{}); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("after the holder left: %v, want net.ErrClosed", err)
+	}
+}
+
+// While another goroutine holds the socket's fast read, reads go through a
+// second descriptor of the socket, which Close closes.
+func TestCorkConnAltRead(t *testing.T) {
+	client, server := loopbackPair(t)
+	c := newCorkConn(server, time.Second)
+	if c.rc == nil {
+		t.Skip("no raw reads on this platform")
+	}
+	pre := newPreReader(server, c.rc)
+	pre.owner = c
+	if rc := c.readRC(); rc != c.rc {
+		t.Fatal("a free fast read reads through another RawConn")
+	}
+	c.holdFast()
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	left := make(chan struct{})
+	go func() {
+		_ = c.rc.Read(func(uintptr) bool {
+			close(held)
+			<-release
+			return true
+		})
+		c.releaseFast()
+		close(left)
+	}()
+	<-held
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	_ = server.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.setReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, 16)
+	n, err := pre.Read(b)
+	if err != nil || string(b[:n]) != "hello" {
+		t.Fatalf("read %q, %v while the fast read is held", b[:n], err)
+	}
+	c.fastMu.Lock()
+	alt := c.alt
+	c.fastMu.Unlock()
+	if alt == nil {
+		t.Fatal("no second descriptor")
+	}
+	// The read deadline reaches the second descriptor too.
+	c.setReadDeadline(time.Unix(1, 0))
+	if _, err := pre.Read(b); !os.IsTimeout(err) {
+		t.Fatalf("read past the deadline: %v", err)
+	}
+	c.setReadDeadline(time.Time{})
+	unblock()
+	<-left
+	if rc := c.readRC(); rc != c.rc {
+		t.Fatal("the fast read is free again, and reads do not go through it")
+	}
+	_ = c.Close()
+	if err := alt.SetReadDeadline(time.Time{}); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the second descriptor after Close: %v", err)
 	}
 }

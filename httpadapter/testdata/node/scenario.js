@@ -267,6 +267,22 @@ const scenarios = {
     out("end");
   },
 
+  // One emit with ack at a time, opts.n times, once the test says "go":
+  // the server's reads per message are counted meanwhile.
+  async echoes() {
+    const s = client();
+    await once(s, "connect");
+    out("connect", { id: s.id, transport: s.io.engine.transport.name });
+    await new Promise((resolve) => onCmd("go", resolve));
+    for (let i = 0; i < opts.n; i++) {
+      const ans = await s.timeout(30000).emitWithAck("echo", i);
+      if (ans !== i) fatal(new Error(`echo ${i}: got ${ans}`));
+    }
+    out("done");
+    s.disconnect();
+    out("end");
+  },
+
   async many() {
     const count = opts.count;
     const n = opts.n;
