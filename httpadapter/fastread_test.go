@@ -57,6 +57,11 @@ func TestFastReadOneReadPerMessage(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the fast read and /proc/self/io are Linux's")
 	}
+	if raceOn {
+		// A handling that lasts over 50 µs (freshRead) is followed by a
+		// read, by design; under the race detector most do.
+		t.Skip("the race detector slows each message's handling past the fast read's trust in its last read")
+	}
 	const n = 400
 	e := newEnv(t, httpadapter.Options{}, func(srv *httpadapter.Server) {
 		srv.OnConnection(func(s *core.Socket) {
@@ -73,10 +78,13 @@ func TestFastReadOneReadPerMessage(t *testing.T) {
 	p.expect("done")
 	after, _ := readCalls(t)
 	// The process reads little else meanwhile: the script's output (a
-	// line at the end). Two reads a message would be 2.0.
+	// line at the end). Two reads a message would be 2.0; a message whose
+	// handling lasted over 50 µs is followed by a second read by design,
+	// which a loaded machine makes more frequent (1.08 to 1.29 with both
+	// cores busy with another process, 1.05 otherwise).
 	per := float64(after-before) / n
 	t.Logf("%.2f read system calls per message", per)
-	if per > 1.3 {
+	if per > 1.5 {
 		t.Fatalf("%.2f read system calls per message, want about 1", per)
 	}
 	p.expect("end")

@@ -301,7 +301,6 @@ type preReader struct {
 
 	rc    syscall.RawConn // the socket's, when raw system calls can read it
 	owner *corkConn       // whose readRC to read with, when set
-	short bool            // the last fill emptied the socket
 }
 
 func newPreReader(c net.Conn, rc syscall.RawConn) *preReader {
@@ -379,7 +378,7 @@ func (r *preReader) fillShort(fd uintptr) (got int, short bool) {
 	}
 	defer r.mu.Unlock()
 	if r.buf != nil {
-		return fillData, r.short
+		return fillData, false // read a while ago: the socket may hold more
 	}
 	if r.err != nil {
 		return fillOther, false
@@ -399,10 +398,9 @@ func (r *preReader) fillShort(fd uintptr) (got int, short bool) {
 		preBufs.Put(b)
 		return fillOther, false
 	}
-	r.short = n < cap(*b)
 	*b = (*b)[:n]
 	r.buf = b
-	return fillData, r.short
+	return fillData, n < cap(*b)
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
