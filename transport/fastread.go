@@ -48,10 +48,12 @@ const (
 
 // freshRead is how long after a read that emptied the socket the reader
 // trusts the poller to report the next bytes. The poller looks only when
-// a processor is idle: a process busy with what a long handling started
-// (a broadcast's writes) sees bytes that came meanwhile late, and reading
+// a processor is idle: a process busy with work it has queued (a
+// broadcast's writes) sees bytes that came meanwhile late, and reading
 // them at once lets their work join what is queued (a broadcast's writes
-// then carry several). After a handling that long, a read costs little.
+// then carry several). So the reader reads again after a handling that
+// lasted longer, where a read costs little, or during which writers were
+// started (writerRuns), the sign of such work.
 const freshRead = 50 * time.Microsecond
 
 // Fast read outcomes (readFast).
@@ -125,7 +127,7 @@ func (d *Driver) fastStep(fd uintptr) bool {
 			return true // closing
 		}
 		got, short := sock.pre.fillShort(fd)
-		readAt := time.Now()
+		readAt, runs := time.Now(), writerRuns.Load()
 		if got != fillData {
 			if !nc.leaveFast() || got != fillWait {
 				return true // an error, the end of the stream, or a read in progress
@@ -171,7 +173,7 @@ func (d *Driver) fastStep(fd uintptr) bool {
 		if !nc.leaveFast() {
 			return true
 		}
-		if short && time.Since(readAt) < freshRead {
+		if short && writerRuns.Load() == runs && time.Since(readAt) < freshRead {
 			// The read emptied the socket: the next byte makes it ready.
 			f.waiting = true
 			d.waitState.Store(waiting)

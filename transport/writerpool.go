@@ -29,6 +29,11 @@ type writerWorker struct {
 	next chan *wsWriter // a writer to run; nil to end. Buffered: a wake never waits.
 }
 
+// writerRuns counts the writers run on workers: a reader that sees it move
+// while it handles a message knows the process has work queued, which
+// delays the poller (fastread.go).
+var writerRuns atomic.Uint64
+
 var workers struct {
 	mu      sync.Mutex
 	idle    []*writerWorker // LIFO
@@ -62,6 +67,7 @@ func writerFinished() {
 // runWriter runs w's loop on a parked worker, or on a new one when none is
 // parked. The caller has claimed w.
 func runWriter(w *wsWriter) {
+	writerRuns.Add(1)
 	workers.mu.Lock()
 	if n := len(workers.idle); n > 0 {
 		k := workers.idle[n-1]
