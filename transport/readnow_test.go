@@ -252,15 +252,23 @@ func TestRawSocket(t *testing.T) {
 	}
 }
 
+// rawCorkConn is a corkConn on the server end of a loopback pair; it
+// skips the test where raw reads are not made.
+func rawCorkConn(t *testing.T) (client, server net.Conn, c *corkConn) {
+	t.Helper()
+	client, server = loopbackPair(t)
+	c = newCorkConn(server, time.Second)
+	if c.rc == nil {
+		t.Skip("no raw reads on this platform")
+	}
+	return client, server, c
+}
+
 // Close while a goroutine handles bytes inside the socket's fast read
 // (fastread.go): it returns at once, the peer reads the end at once, and
 // the descriptor closes when the holder leaves the read.
 func TestCorkConnLateClose(t *testing.T) {
-	client, server := loopbackPair(t)
-	c := newCorkConn(server, time.Second)
-	if c.rc == nil {
-		t.Skip("no raw reads on this platform")
-	}
+	client, server, c := rawCorkConn(t)
 	if !c.holdFast() {
 		t.Fatal("the fast read is not free")
 	}
@@ -321,11 +329,7 @@ func TestCorkConnLateClose(t *testing.T) {
 // While another goroutine holds the socket's fast read, reads go through a
 // second descriptor of the socket, which Close closes.
 func TestCorkConnAltRead(t *testing.T) {
-	client, server := loopbackPair(t)
-	c := newCorkConn(server, time.Second)
-	if c.rc == nil {
-		t.Skip("no raw reads on this platform")
-	}
+	client, server, c := rawCorkConn(t)
 	pre := newPreReader(server, c.rc)
 	pre.owner = c
 	if rc := c.readRC(); rc != c.rc {
