@@ -39,6 +39,13 @@
 // their own (turns.go). The reader also stops reading while the session's
 // inboxes are full (ReadPaused), which holds the peer back through TCP.
 //
+// On Linux a busy WebSocket reader handles its messages, and runs their
+// turns, inside one read of the runtime's poller, so that a message costs
+// one read system call, not two (fastread.go). A turn that blocks there is
+// handed off as any other; the new reader reads through a second
+// descriptor of the socket, and a Close meanwhile shuts the socket down at
+// once.
+//
 // It imports core, core/client, core/eio, core/sio and
 // github.com/coder/websocket.
 package transport
