@@ -72,6 +72,9 @@ func TestWholeMessageExamples(t *testing.T) {
 	if wholeMessage(first, nil) || !wholeMessage(first, last) {
 		t.Fatal("a fragmented message")
 	}
+	if n := testing.AllocsPerRun(100, func() { wholeMessage(msg[:5], msg[5:]) }); n != 0 {
+		t.Fatalf("%v allocations per check", n)
+	}
 	big := maskedFrame(true, opBinary, make([]byte, 70000))
 	if wholeMessage(big[:len(big)-1], nil) || !wholeMessage(big[:10], big[10:]) {
 		t.Fatal("a 64-bit length")
