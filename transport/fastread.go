@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// What a fill read (preReader.fillShort).
+// What a fill read found (preReader.fillShort).
 const (
 	fillWait  = iota // nothing yet
 	fillData         // bytes
@@ -29,9 +29,9 @@ const (
 // forgetting: readiness that came after the last read is kept. And a read
 // that returns less than it asked for has emptied the socket: any later
 // byte makes the socket ready again. So the reader handles its messages
-// inside the read's callback, and once the last read was short, waits for
-// the poller without reading again. What it runs there is bounded by
-// what the read brought:
+// inside the read's callback, and once the last read was short (and
+// recent: freshRead), waits for the poller without reading again. What it
+// runs there is bounded by what the read brought:
 //
 //   - only whole messages: one whose frames are not all in the buffers is
 //     left to the usual read (messageBuffered), which may wait mid-message;
@@ -43,8 +43,9 @@ const (
 //     (it waits for every operation in progress on the descriptor): it
 //     shuts the socket down at once (the peer sees the end, reads end),
 //     and the callback's goroutine closes the descriptor as it leaves;
-//   - an error, a close frame, a session that closed, or one with no room
-//     for more input leaves the callback, and the usual loop takes over.
+//   - an error, a close frame, a session that closed, one with no room
+//     for more input, or one of the session's first messages (after which
+//     it parks) leaves the callback, and the usual loop takes over.
 
 // freshRead is how long after a read that emptied the socket the reader
 // trusts the poller to report the next bytes. The poller looks only when
