@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"encoding/binary"
 	"net"
 	"os"
 	"syscall"
@@ -82,7 +81,8 @@ type fastState struct {
 // readFast reads and handles sock's messages in a fast read, until one
 // of them needs the usual loop; it reports why it ended.
 func (d *Driver) readFast(sock *WebSocket, w *wsWriter) int {
-	if sock.ws != nil || sock.nc.rc == nil || sock.pre == nil || !sock.canWait() || !sock.nc.holdFast() {
+	// canWait: a raw socket, with the buffers of sio's own reader.
+	if sock.ws != nil || !sock.canWait() || !sock.nc.holdFast() {
 		return fastNone
 	}
 	f := &d.fast
@@ -139,33 +139,24 @@ func (d *Driver) fastStep(fd uintptr) bool {
 		}
 		for {
 			if nc.closing() || !sock.messageBuffered() {
-				nc.leaveFast()
-				return true
+				return d.leaveFast(fastRead)
 			}
 			data, binary, err := sock.readMessage(d.opts.MaxPayload)
 			if err != nil {
-				f.res, f.err = fastFailed, err
-				nc.leaveFast()
-				return true
+				f.err = err
+				return d.leaveFast(fastFailed)
 			}
 			_, ready := d.handIn(sock, data, binary, nil)
 			if !d.finishInput(ready, f.w) {
-				f.res = fastHandedOff
-				nc.leaveFast()
-				return true
+				return d.leaveFast(fastHandedOff)
 			}
 			switch {
 			case d.conn.Closed():
-				nc.leaveFast()
-				return true
+				return d.leaveFast(fastRead)
 			case d.paused():
-				f.res = fastRoom
-				nc.leaveFast()
-				return true
+				return d.leaveFast(fastRoom)
 			case d.reads.Load() < parkEarly:
-				f.res = fastPark
-				nc.leaveFast()
-				return true
+				return d.leaveFast(fastPark)
 			}
 			if !sock.bytesBuffered() {
 				break
@@ -181,6 +172,14 @@ func (d *Driver) fastStep(fd uintptr) bool {
 			return false
 		}
 	}
+}
+
+// leaveFast ends the fast read's callback with res, after the holder
+// handled what it read.
+func (d *Driver) leaveFast(res int) bool {
+	d.fast.res = res
+	d.fast.sock.nc.leaveFast()
+	return true
 }
 
 // paused reports whether the session has no room for the next message now
@@ -225,36 +224,24 @@ func wholeMessage(a, b []byte) bool {
 		}
 		return b[i-len(a)]
 	}
+	var h [14]byte
 	for i := 0; ; {
 		if n-i < 2 {
 			return false
 		}
-		h0, h1 := at(i), at(i+1)
-		size := uint64(h1 & 0x7f)
-		hl := 2 + 4 // a client's frames are masked
-		switch size {
-		case 126:
-			hl += 2
-		case 127:
-			hl += 8
-		}
+		hl := headerSize(at(i + 1))
 		if n-i < hl {
 			return false
 		}
-		switch size {
-		case 126:
-			size = uint64(binary.BigEndian.Uint16([]byte{at(i + 2), at(i + 3)}))
-		case 127:
-			size = 0
-			for k := 2; k < 10; k++ {
-				size = size<<8 | uint64(at(i+k))
-			}
+		for k := range hl {
+			h[k] = at(i + k)
 		}
+		size := payloadSize(h[:])
 		if size > uint64(n-i-hl) {
 			return false
 		}
 		i += hl + int(size)
-		if h0&0x80 != 0 && h0&0x0f < opClose {
+		if h[0]&0x80 != 0 && h[0]&0x0f < opClose {
 			return true // FIN on a data or continuation frame
 		}
 	}

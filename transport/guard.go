@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -61,28 +60,10 @@ func (g *frameGuard) scan(b []byte) bool {
 		if g.hn < 2 {
 			continue
 		}
-		need := 2
-		switch g.hdr[1] & 0x7f {
-		case 126:
-			need += 2
-		case 127:
-			need += 8
-		}
-		if g.hdr[1]&0x80 != 0 {
-			need += 4 // the mask key
-		}
-		if g.hn < need {
+		if g.hn < headerSize(g.hdr[1]) {
 			continue
 		}
-		var n int64
-		switch l := g.hdr[1] & 0x7f; l {
-		case 126:
-			n = int64(binary.BigEndian.Uint16(g.hdr[2:4]))
-		case 127:
-			n = int64(min(binary.BigEndian.Uint64(g.hdr[2:10]), 1<<62))
-		default:
-			n = int64(l)
-		}
+		n := int64(min(payloadSize(g.hdr[:]), 1<<62))
 		g.hn = 0
 		if op := g.hdr[0] & 0x0f; op < 0x8 {
 			// A data frame: text, binary or a continuation, whose bytes

@@ -215,28 +215,46 @@ func (w *WebSocket) rawHeader() (fin bool, opcode byte, n uint64, key uint32, er
 		// a mask.
 		return fin, opcode, 0, 0, ErrProtocol
 	}
-	n = uint64(h[1] & 0x7f)
-	ext := 0
-	switch n {
-	case 126:
-		ext = 2
-	case 127:
-		ext = 8
-	}
-	if _, err = io.ReadFull(w.br, h[2:2+ext+4]); err != nil {
+	hl := headerSize(h[1])
+	if _, err = io.ReadFull(w.br, h[2:hl]); err != nil {
 		return
 	}
-	switch ext {
-	case 2:
-		n = uint64(binary.BigEndian.Uint16(h[2:]))
-	case 8:
-		n = binary.BigEndian.Uint64(h[2:])
-		if n>>63 != 0 {
-			return fin, opcode, 0, 0, ErrProtocol
-		}
+	if n = payloadSize(h); n>>63 != 0 {
+		return fin, opcode, 0, 0, ErrProtocol
 	}
-	key = binary.LittleEndian.Uint32(h[2+ext:])
+	key = binary.LittleEndian.Uint32(h[hl-4:])
 	return fin, opcode, n, key, nil
+}
+
+// headerSize is the size of a frame header whose second byte is h1: the
+// two bytes, the length's extension, and the masking key if the mask bit
+// is set (RFC 6455, section 5.2). The reader, the frame guard and the
+// fast read's check of a whole message read headers with it.
+func headerSize(h1 byte) int {
+	n := 2
+	switch h1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if h1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// payloadSize is the payload length that hdr, a whole frame header,
+// announces.
+func payloadSize(hdr []byte) uint64 {
+	switch l := hdr[1] & 0x7f; l {
+	case 126:
+		return uint64(binary.BigEndian.Uint16(hdr[2:4]))
+	case 127:
+		return binary.BigEndian.Uint64(hdr[2:10])
+	default:
+		return uint64(l)
+	}
 }
 
 // unmask XORs a frame's payload b with its masking key.
