@@ -46,6 +46,9 @@ func (cfg *loadConfig) checkCompare() error {
 			return fmt.Errorf("%s must be between 1 and %d", c.name, c.max)
 		}
 	}
+	if cfg.Rounds < 1 || cfg.Rounds > 9 {
+		return errors.New("-rounds must be between 1 and 9")
+	}
 	if cfg.PClients < 0 || cfg.PClients > 2_000 {
 		return errors.New("-pclients must be between 0 and 2000")
 	}
@@ -72,7 +75,7 @@ func (cfg *loadConfig) checkCompare() error {
 		}
 		per := 30*time.Second + 4*cfg.Settle + time.Duration(cfg.Conns)*5*time.Millisecond +
 			phases*(cfg.Warmup+cfg.Duration+30*time.Second) + 30*time.Second
-		cfg.Timeout = time.Duration(len(servers))*per + time.Minute
+		cfg.Timeout = time.Duration(cfg.Rounds*len(servers))*per + time.Minute
 	}
 	return nil
 }
@@ -84,8 +87,12 @@ func (cfg *loadConfig) servers() ([]string, error) {
 		s = strings.TrimSpace(s)
 		switch s {
 		case "go", "ref", "plain":
+		case "base":
+			if cfg.BaseBin == "" {
+				return nil, errors.New("-only names base: -basebin must say its binary")
+			}
 		default:
-			return nil, fmt.Errorf("-only is a list of go, ref and plain, not %q", cfg.Only)
+			return nil, fmt.Errorf("-only is a list of go, ref, plain and base, not %q", cfg.Only)
 		}
 		if slices.Contains(out, s) {
 			return nil, fmt.Errorf("-only names %s twice", s)
@@ -108,6 +115,7 @@ var serverLabels = map[string]string{
 	"go":    "sio: sio-demo serve, an echo and a broadcast event",
 	"ref":   "reference: the same server on Node.js socket.io (testdata/refserver.js)",
 	"plain": "a plain WebSocket echo and broadcast, no Socket.IO (sio-demo serve -plain): the ceiling",
+	"base":  "sio, another build (-basebin): the same server",
 }
 
 // runBench measures the servers of cfg.Only, one after the other.
@@ -146,26 +154,53 @@ func runBench(ctx context.Context, cfg loadConfig, log io.Writer) (*report, erro
 		}
 	}
 	var errs []error
-	var results []*serverResult
-	for _, name := range names {
-		if ctx.Err() != nil {
-			break
-		}
-		start := func() (*serverProc, error) {
-			switch name {
-			case "ref":
-				return startRefServer(ctx, node, script, log)
-			default:
-				return startGoServer(ctx, cfg.GoBin, cfg.GoMaxProcs, cfg.GoDebug, name == "plain", log)
+	var reps []*report
+	for round := range cfg.Rounds {
+		// Each round starts one server later, so that no server is
+		// always measured first, or right after the same one.
+		byName := map[string]*serverResult{}
+		for i := range names {
+			name := names[(i+round)%len(names)]
+			if ctx.Err() != nil {
+				break
+			}
+			start := func() (*serverProc, error) {
+				switch name {
+				case "ref":
+					return startRefServer(ctx, node, script, log)
+				case "base":
+					return startGoServer(ctx, name, cfg.BaseBin, cfg.GoMaxProcs, cfg.GoDebug, log)
+				default:
+					return startGoServer(ctx, name, cfg.GoBin, cfg.GoMaxProcs, cfg.GoDebug, log)
+				}
+			}
+			b.round = round
+			r, err := b.measure(ctx, name, start)
+			byName[name] = r
+			if err != nil {
+				if cfg.Rounds > 1 {
+					err = fmt.Errorf("round %d: %w", round+1, err)
+				}
+				errs = append(errs, fmt.Errorf("%s server: %w", name, err))
 			}
 		}
-		r, err := b.measure(ctx, name, start)
-		results = append(results, r)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s server: %w", name, err))
+		var results []*serverResult
+		for _, name := range names {
+			if r := byName[name]; r != nil {
+				results = append(results, r)
+			}
+		}
+		if len(results) > 0 {
+			reps = append(reps, compareReport(cfg, results))
+		}
+		if len(errs) > 0 {
+			break
 		}
 	}
-	rep := compareReport(cfg, results)
+	rep := mergeRounds(reps)
+	if rep == nil {
+		rep = compareReport(cfg, nil)
+	}
 	rep.Tool = "sio-demo bench"
 	rep.Seconds = time.Since(t0).Seconds()
 	return rep, errors.Join(errs...)
@@ -292,8 +327,15 @@ func (b *bcastResult) figures() figures {
 }
 
 type bench struct {
-	cfg loadConfig
-	log io.Writer
+	cfg   loadConfig
+	log   io.Writer
+	round int // counted from 0
+}
+
+// profiling reports whether p's profiles are saved: the go server's, in
+// the first round.
+func (b *bench) profiling(p *serverProc) bool {
+	return b.cfg.ProfileDir != "" && p.name == "go" && b.round == 0
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -499,7 +541,7 @@ func (b *bench) idlePhase(ctx context.Context, p *serverProc) (*idleResult, erro
 		return nil, err
 	}
 	b.logf("%s: RSS with no connections: %.1f MiB", p.name, mib(r.RSSBefore))
-	if b.cfg.ProfileDir != "" && p.name == "go" {
+	if b.profiling(p) {
 		if err := p.saveProfile(ctx, "/debug/memstats", filepath.Join(b.cfg.ProfileDir, "base-memstats.json")); err != nil {
 			return nil, err
 		}
@@ -520,7 +562,7 @@ func (b *bench) idlePhase(ctx context.Context, p *serverProc) (*idleResult, erro
 	if r.RSSAfterSettled, r.RSSAfter, err = b.memoryReading(ctx, p); err != nil {
 		return nil, err
 	}
-	if b.cfg.ProfileDir != "" && p.name == "go" {
+	if b.profiling(p) {
 		dir := b.cfg.ProfileDir
 		if err := p.saveProfile(ctx, "/debug/pprof/heap?gc=1", filepath.Join(dir, "idle-heap.pprof")); err != nil {
 			return nil, err
@@ -627,7 +669,7 @@ func (w *window) otherCPU() float64 {
 // profileWindow adds to w the Go server profiles of the window named
 // name: CPU over the window, allocations at its start and end.
 func (b *bench) profileWindow(ctx context.Context, p *serverProc, w *window, name string) (wait func() error) {
-	if b.cfg.ProfileDir == "" || p.name != "go" {
+	if !b.profiling(p) {
 		return func() error { return nil }
 	}
 	dir := b.cfg.ProfileDir

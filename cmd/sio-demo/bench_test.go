@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,67 @@ func countRows(rep *report, phase string) int {
 	return n
 }
 
+// TestBenchRounds: with -rounds the servers take turns, each round
+// starting one later, and the report gives every figure as the median of
+// the rounds with each advantage's value in every round. The second
+// server is the base of an A/B: another binary serving the same server
+// (here this one again).
+func TestBenchRounds(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultLoadConfig()
+	cfg.Only, cfg.BaseBin, cfg.Rounds, cfg.Verbose = "go,base", exe, 2, true
+	cfg.Conns, cfg.Clients, cfg.PClients, cfg.BClients = 20, []int{2}, 0, 5
+	cfg.Duration, cfg.Warmup, cfg.Settle, cfg.ForceGC = 300*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond, false
+	cfg.Timeout = time.Minute
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := runBench(ctx, cfg, &log)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, log.String())
+	}
+	var order []string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if name, ok := strings.CutSuffix(strings.TrimPrefix(l, "bench: "), ": starting the server"); ok {
+			order = append(order, name)
+		}
+	}
+	if !slices.Equal(order, []string{"go", "base", "base", "go"}) {
+		t.Errorf("servers started in the order %q, want go, base, then base, go", order)
+	}
+	if len(rep.Servers) != 2 || rep.Servers[0].Name != "go" || rep.Servers[1].Name != "base" {
+		t.Fatalf("servers: %+v", rep.Servers)
+	}
+	for _, rw := range rep.Rows {
+		if rw.Values["go"] == nil || rw.Values["base"] == nil {
+			t.Errorf("row %s/%s: %v, %v", rw.Phase, rw.Key, rw.Values["go"], rw.Values["base"])
+		}
+		if rt := rw.Vs["base"]; rt != nil && (len(rt.Rounds) != 2 || rt.Target != 0) {
+			t.Errorf("row %s/%s: advantage %+v, want one per round and no target", rw.Phase, rw.Key, rt)
+		}
+	}
+	if rt := rowRatio(rep, "ack-2", "round_trips_per_server_cpu_second", "base"); rt == nil || rt.Value <= 0 {
+		t.Errorf("no advantage over the base: %+v", rt)
+	}
+	var b bytes.Buffer
+	rep.writeText(&b)
+	if !strings.Contains(b.String(), "2 rounds") || !strings.Contains(b.String(), "go vs base") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func rowRatio(rep *report, phaseID, key, server string) *ratio {
+	for _, rw := range rep.Rows {
+		if rw.Phase == phaseID && rw.Key == key {
+			return rw.Vs[server]
+		}
+	}
+	return nil
+}
+
 func TestCommands(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "bench") {
@@ -158,12 +220,13 @@ func TestCommands(t *testing.T) {
 	if code := run([]string{"nope"}, &out, &errb); code != 2 {
 		t.Errorf("unknown command: exit %d", code)
 	}
-	for _, only := range []string{"nobody", "go,go", "go,,ref"} {
+	for _, only := range []string{"nobody", "go,go", "go,,ref", "go,base"} { // base needs -basebin
+
 		if code := run([]string{"bench", "-only", only}, &out, &errb); code != 1 {
 			t.Errorf("bench -only %s: exit %d", only, code)
 		}
 	}
-	for _, args := range [][]string{{"-clients", "0"}, {"-clients", "1,x"}, {"-clients", "1,2,3,4,5,6,7,8,9,10,11"}, {"-ack-timeout", "0"}} {
+	for _, args := range [][]string{{"-rounds", "0"}, {"-rounds", "10"}, {"-clients", "0"}, {"-clients", "1,x"}, {"-clients", "1,2,3,4,5,6,7,8,9,10,11"}, {"-ack-timeout", "0"}} {
 		if code := run(append([]string{"client", "-compare"}, args...), &out, &errb); code == 0 {
 			t.Errorf("client -compare %v accepted", args)
 		}

@@ -90,4 +90,13 @@
 // calls per operation. -json prints everything as JSON; -profile DIR saves
 // the Go server's heap, CPU, allocation and scheduling profiles of each
 // phase, for go tool pprof and go tool trace.
+//
+// One run of each server is at the mercy of the machine: on a shared
+// virtual machine two identical runs differ by up to a fifth. -rounds N
+// measures every server N times, in turns, each round starting one
+// server later, and reports each figure's median over the rounds; each
+// advantage is that of the medians, its value in every round beside it.
+// The profiles are those of the first round. To measure a change, name
+// the build before it as the base server: -only go,base -basebin OLD
+// compares this build with OLD in the same run.
 package main

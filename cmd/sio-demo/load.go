@@ -43,6 +43,8 @@ type loadConfig struct {
 	GoMaxProcs  int           // GOMAXPROCS of the Go servers; 0: the runtime's default
 	GoDebug     string        // GODEBUG of the Go servers; "": this process's
 	GoBin       string        // another sio-demo binary to run as the go server; "": this one
+	BaseBin     string        // a sio-demo binary to run as the base server (another build, for A/B)
+	Rounds      int           // each server this many times, in turns; the medians are reported
 	// Neither mode's figures depend on these: not in the report.
 	JSON       bool
 	Progress   string           // url mode: auto, on, off
@@ -60,7 +62,7 @@ func defaultLoadConfig() loadConfig {
 		Duration: 10 * time.Second, Dialers: 32, AckTimeout: 10 * time.Second,
 		URL: "http://localhost:3000", Sessions: 10, Transport: "upgrade", Rate: 1, Progress: "auto",
 		Warmup: time.Second, Settle: 3 * time.Second, Conns: 10_000, Clients: []int{1, 100}, PClients: 100,
-		BClients: 1_000, InFlight: 4, Payload: 100, EchoPayload: 32, ForceGC: true, Only: "go,ref,plain",
+		BClients: 1_000, InFlight: 4, Payload: 100, EchoPayload: 32, ForceGC: true, Only: "go,ref,plain", Rounds: 1,
 	}
 }
 
@@ -98,6 +100,8 @@ type (
 		GoMaxProcs  int           `json:"go_maxprocs"`
 		GoDebug     string        `json:"go_debug,omitempty"`
 		GoBin       string        `json:"go_bin,omitempty"`
+		BaseBin     string        `json:"base_bin,omitempty"`
+		Rounds      int           `json:"rounds,omitempty"`
 	}
 )
 
@@ -113,7 +117,7 @@ func (c loadConfig) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		sharedJSON
 		compareJSON
-	}{s, compareJSON{c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoDebug, c.GoBin}})
+	}{s, compareJSON{c.Warmup, c.Settle, c.Conns, c.Clients, c.PClients, c.BClients, c.InFlight, c.Payload, c.EchoPayload, c.ForceGC, c.Only, c.GoMaxProcs, c.GoDebug, c.GoBin, c.BaseBin, c.Rounds}})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -132,7 +136,7 @@ func (c *loadConfig) UnmarshalJSON(b []byte) error {
 		URL: u.URL, Sessions: u.Sessions, Transport: u.Transport, Rate: u.Rate,
 		Warmup: k.Warmup, Settle: k.Settle, Conns: k.Conns, Clients: k.Clients, PClients: k.PClients, BClients: k.BClients,
 		InFlight: k.InFlight, Payload: k.Payload, EchoPayload: k.EchoPayload, ForceGC: k.ForceGC,
-		Only: k.Only, GoMaxProcs: k.GoMaxProcs, GoDebug: k.GoDebug, GoBin: k.GoBin,
+		Only: k.Only, GoMaxProcs: k.GoMaxProcs, GoDebug: k.GoDebug, GoBin: k.GoBin, BaseBin: k.BaseBin, Rounds: k.Rounds,
 	}
 	return nil
 }
@@ -206,15 +210,17 @@ func loadFlags(fs *flag.FlagSet, cfg *loadConfig) (group map[string]string, quic
 	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "bytes of the broadcast payload")
 	fs.IntVar(&cfg.EchoPayload, "echopayload", cfg.EchoPayload, "bytes of the echo payload")
 	fs.BoolVar(&cfg.ForceGC, "forcegc", cfg.ForceGC, "ask each server for a full collection (GET /debug/gc) before each memory reading")
-	fs.StringVar(&cfg.Only, "only", cfg.Only, "servers to measure, in this order, the first one against the others: go (sio), ref (the reference server, Node.js), plain (a WebSocket echo without Socket.IO, the ceiling); \"both\" is go,ref")
+	fs.StringVar(&cfg.Only, "only", cfg.Only, "servers to measure, in this order, the first one against the others: go (sio), ref (the reference server, Node.js), plain (a WebSocket echo without Socket.IO, the ceiling), base (the go server of -basebin); \"both\" is go,ref")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of the whole run (default: from the other flags)")
 	fs.StringVar(&cfg.RefServer, "refserver", "", "path of testdata/refserver.js (default: found from the working directory)")
 	fs.StringVar(&cfg.Node, "node", "", "node binary for the reference server (default: node on PATH)")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "save the Go server's profiles (idle heap, CPU and allocations of each window) in `dir`; profiling perturbs the figures")
 	fs.StringVar(&cfg.GoBin, "gobin", "", "another sio-demo `binary` whose serve subcommand is the go server (default: this one): to measure a build of other code with the same tool")
+	fs.StringVar(&cfg.BaseBin, "basebin", "", "a sio-demo `binary` whose serve subcommand is the base server of -only: another build measured beside this one (A/B)")
+	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "measure each server this many times, the servers in turns (each round starts one later), and report each figure's median; the advantages show their range over the rounds")
 	fs.IntVar(&cfg.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the Go servers, go and plain (default: the runtime's choice, one per core)")
 	fs.StringVar(&cfg.GoDebug, "godebug", "", "GODEBUG of the Go servers, go and plain (default: this process's $GODEBUG); schedtrace=2147483647 keeps the runtime's monitor thread awake (see the README)")
-	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs", "godebug", "gobin")
+	on(flagsCompare, "warmup", "settle", "conns", "clients", "pclients", "bclients", "inflight", "payload", "echopayload", "forcegc", "only", "timeout", "refserver", "node", "profile", "gomaxprocs", "godebug", "gobin", "basebin", "rounds")
 	return group, quickOn
 }
 

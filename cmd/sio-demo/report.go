@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ type ratio struct {
 	Value  float64 `json:"value"`
 	Target float64 `json:"target,omitempty"`
 	Met    *bool   `json:"target_met,omitempty"`
+	// With -rounds: the advantage in each round, in order (the one's a
+	// round lacks is left out); Value is that of the medians.
+	Rounds []float64 `json:"rounds,omitempty"`
 }
 
 // metricDef is a figure the tool knows: its key, text, unit and
@@ -239,6 +243,72 @@ func (r *report) compare() {
 	}
 }
 
+// mergeRounds makes one report of the rounds of a run, which have the
+// same servers and rows: each figure is the median of the rounds that
+// measured it (of the two middle ones, their mean), each advantage that
+// of the medians with the advantage of each round beside it, and the
+// notes of a round say which. It returns nil for no rounds.
+func mergeRounds(reps []*report) *report {
+	if len(reps) < 2 {
+		if len(reps) == 1 {
+			return reps[0]
+		}
+		return nil
+	}
+	out := *reps[0]
+	out.Rows = make([]row, len(reps[0].Rows))
+	out.Notes = nil
+	for i, rw := range reps[0].Rows {
+		m := rw
+		m.Values, m.Vs = map[string]*float64{}, nil
+		for _, c := range out.Servers {
+			var vs []float64
+			for _, r := range reps {
+				if i < len(r.Rows) {
+					if v := r.Rows[i].Values[c.Name]; v != nil {
+						vs = append(vs, *v)
+					}
+				}
+			}
+			if len(vs) == 0 {
+				m.Values[c.Name] = nil
+				continue
+			}
+			med := median(vs)
+			med, _ = strconv.ParseFloat(strconv.FormatFloat(med, 'g', 6, 64), 64)
+			m.Values[c.Name] = &med
+		}
+		out.Rows[i] = m
+	}
+	out.compare()
+	for i := range out.Rows {
+		for name, rt := range out.Rows[i].Vs {
+			for _, r := range reps {
+				if i < len(r.Rows) && r.Rows[i].Vs[name] != nil {
+					rt.Rounds = append(rt.Rounds, r.Rows[i].Vs[name].Value)
+				}
+			}
+		}
+	}
+	for k, r := range reps {
+		for _, n := range r.Notes {
+			out.Notes = append(out.Notes, fmt.Sprintf("round %d: %s", k+1, n))
+		}
+	}
+	return &out
+}
+
+// median is the middle of vs (not empty), or the mean of its two middle
+// values; vs is sorted in place.
+func median(vs []float64) float64 {
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
 // value is one server's figure of a phase.
 func (r *report) value(phaseID, key, server string) (float64, bool) {
 	for _, rw := range r.Rows {
@@ -284,6 +354,9 @@ func (r *report) writeText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s: %s on 127.0.0.1, one after the other; %v windows after %v warm-up; %.0fs in all\n",
 			r.Tool, strings.Join(names, ", "), c.Duration, c.Warmup, r.Seconds)
+		if c.Rounds > 1 {
+			fmt.Fprintf(w, "  %d rounds, each starting one server later; each figure is the median of the rounds, each advantage that of the medians (its range over the rounds in brackets)\n", c.Rounds)
+		}
 	}
 	for _, s := range r.Servers {
 		fmt.Fprintf(w, "  %-6s  %s\n", s.Name, s.Label)
@@ -340,7 +413,7 @@ func (r *report) writeText(w io.Writer) {
 			for _, o := range others {
 				rt := rw.Vs[o.Name]
 				if rt != nil {
-					cells = append(cells, fmt.Sprintf("%.2fx", rt.Value))
+					cells = append(cells, ratioText(rt))
 				} else {
 					cells = append(cells, "")
 				}
@@ -426,6 +499,16 @@ func rateText(rate float64) string {
 		return "no c2s-event"
 	}
 	return fmt.Sprintf("c2s-event at %s/s each with an ack", trimFloat(rate))
+}
+
+// ratioText is an advantage, and with rounds its range over them:
+// "1.62x (1.51–1.70)".
+func ratioText(rt *ratio) string {
+	s := fmt.Sprintf("%.2fx", rt.Value)
+	if len(rt.Rounds) > 1 {
+		s += fmt.Sprintf(" (%.2f–%.2f)", slices.Min(rt.Rounds), slices.Max(rt.Rounds))
+	}
+	return s
 }
 
 func targetText(rt *ratio) string {

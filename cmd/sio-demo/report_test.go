@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,68 @@ func TestTargetText(t *testing.T) {
 		if got := targetText(c.rt); got != c.want {
 			t.Errorf("targetText(%+v) = %q, want %q", *c.rt, got, c.want)
 		}
+	}
+}
+
+// TestMergeRounds: the report of several rounds gives each figure's
+// median over the rounds that measured it, the advantage of the medians
+// with each round's own beside it, and each round's notes under its
+// number.
+func TestMergeRounds(t *testing.T) {
+	cfg := defaultLoadConfig()
+	cfg.Compare, cfg.Rounds = true, 3
+	round := func(goRT, refRT, goMem float64, refMem *float64, note string) *report {
+		r := &report{Mode: modeCompare, Config: cfg, Servers: []*column{{Name: "go"}, {Name: "ref"}}}
+		mem := figures{"memory_per_conn_settled_kib": goMem}
+		vals := map[string]figures{"go": mem, "ref": {}}
+		if refMem != nil {
+			vals["ref"]["memory_per_conn_settled_kib"] = *refMem
+		}
+		r.add(phase{"idle", "idle"}, []string{"memory_per_conn_settled_kib"}, vals)
+		r.add(phase{"ack-1", "one client"}, []string{"round_trips_per_server_cpu_second"},
+			map[string]figures{"go": {"round_trips_per_server_cpu_second": goRT}, "ref": {"round_trips_per_server_cpu_second": refRT}})
+		r.compare()
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		}
+		return r
+	}
+	f := func(v float64) *float64 { return &v }
+	rep := mergeRounds([]*report{
+		round(30_000, 20_000, 6, f(14), ""),
+		round(36_000, 24_000, 5, nil, "warning: busy"), // the reference's memory lost in this round
+		round(24_000, 22_000, 7, f(12), ""),
+	})
+	ack, _ := rep.value("ack-1", "round_trips_per_server_cpu_second", "go")
+	ref, _ := rep.value("ack-1", "round_trips_per_server_cpu_second", "ref")
+	goMem, _ := rep.value("idle", "memory_per_conn_settled_kib", "go")
+	refMem, _ := rep.value("idle", "memory_per_conn_settled_kib", "ref")
+	if ack != 30_000 || ref != 22_000 || goMem != 6 || refMem != 13 {
+		t.Fatalf("medians: go %v, ref %v round trips; go %v, ref %v KiB; want 30000, 22000, 6, 13 (the mean of two)", ack, ref, goMem, refMem)
+	}
+	var rt *ratio
+	for _, rw := range rep.Rows {
+		if rw.Phase == "ack-1" {
+			rt = rw.Vs["ref"]
+		}
+	}
+	if rt == nil || rt.Value != 30_000.0/22_000 || !slices.Equal(rt.Rounds, []float64{1.5, 1.5, 24_000.0 / 22_000}) {
+		t.Fatalf("advantage: %+v", rt)
+	}
+	if rt.Met == nil || *rt.Met {
+		t.Errorf("target: %+v, want 1.5 missed by the medians' 1.36", rt)
+	}
+	if !slices.Equal(rep.Notes, []string{"round 2: warning: busy"}) {
+		t.Errorf("notes: %q", rep.Notes)
+	}
+	var b bytes.Buffer
+	rep.writeText(&b)
+	for _, want := range []string{"3 rounds", "1.36x (1.09–1.50)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, b.String())
+		}
+	}
+	if one := round(1, 1, 1, f(1), ""); mergeRounds([]*report{one}) != one || mergeRounds(nil) != nil {
+		t.Error("one round is its own report, and no round none")
 	}
 }

@@ -37,21 +37,21 @@ const subprocessEnv = "SIO_DEMO_SUBPROCESS"
 var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 
 // startGoServer re-executes this program as "serve" on a free loopback
-// port, with -plain the ceiling server. A positive maxProcs sets its
-// GOMAXPROCS.
-// bin, when set, is another sio-demo binary whose serve runs the go server.
-func startGoServer(ctx context.Context, bin string, maxProcs int, godebug string, plain bool, log io.Writer) (*serverProc, error) {
+// port; the server named "plain" is the ceiling (serve -plain). bin, when
+// set, is another sio-demo binary whose serve runs the server instead
+// (not the ceiling). A positive maxProcs sets its GOMAXPROCS.
+func startGoServer(ctx context.Context, name, bin string, maxProcs int, godebug string, log io.Writer) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	plain := name == "plain"
 	if bin != "" && !plain {
 		exe = bin
 	}
 	args := []string{"serve", "-addr", "127.0.0.1:0", "-debug"}
-	name := "go"
 	if plain {
-		args, name = append(args, "-plain"), "plain"
+		args = append(args, "-plain")
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), subprocessEnv+"=1", "GODEBUG="+godebug)
