@@ -1,6 +1,8 @@
 package core
 
 import (
+	"slices"
+
 	"github.com/sio-go/sio/core/eio"
 	"github.com/sio-go/sio/core/sio"
 )
@@ -13,4 +15,13 @@ func (c *Conn) sendPacket(p *sio.Packet, volatile bool) error {
 		return c.Send(volatile, sio.AppendFrames(one[:0], p)...)
 	}
 	return c.send(sio.AppendFrames(nil, p), volatile)
+}
+
+// sendFrames queues frames on c, which may be on the caller's stack: to
+// the node holding the client, a copy goes.
+func (c *Conn) sendFrames(frames []eio.Packet, volatile bool) error {
+	if c.remote == nil {
+		return c.Send(volatile, frames...)
+	}
+	return c.send(slices.Clone(frames), volatile)
 }

@@ -27,11 +27,12 @@ func (a Args) Bind(dst ...any) error {
 }
 
 // Values returns the arguments as values for Emit: passing them on sends
-// the same bytes.
+// the same bytes. Each is a *sio.Raw that points into a (a pointer goes
+// into an interface without an allocation of its own).
 func (a Args) Values() []any {
 	v := make([]any, len(a))
 	for i := range a {
-		v[i] = a[i]
+		v[i] = &a[i]
 	}
 	return v
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sio-go/sio/core/eio"
 	"github.com/sio-go/sio/core/sio"
 )
 
@@ -426,15 +427,15 @@ func (s *Socket) emitID(event string, args []any, ack AckFunc, timeout time.Dura
 	if ack != nil {
 		id = s.nsp.ackIDs.Add(1) - 1
 	}
-	p, err := sio.NewEvent(s.nsp.name, event, args)
-	p.ID, p.HasID = id, ack != nil
+	var one [1]eio.Packet
+	frames, err := sio.AppendEventFrames(one[:0], s.nsp.name, event, id, ack != nil, args)
 	if err != nil {
 		return 0, err
 	}
 	if ack != nil {
 		s.addAck(id, s.nsp.srv.deadline(timeout), ack)
 	}
-	if err := s.conn.sendPacket(&p, volatile); err != nil {
+	if err := s.conn.sendFrames(frames, volatile); err != nil {
 		if ack != nil {
 			if fn, ok := s.takeAck(id); ok {
 				fn(nil, err)
@@ -507,11 +508,12 @@ func (s *Socket) sendAck(id int64, args []any) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
-	p, err := sio.NewAck(s.nsp.name, id, args)
+	var one [1]eio.Packet
+	frames, err := sio.AppendAckFrames(one[:0], s.nsp.name, id, args)
 	if err != nil {
 		return err
 	}
-	return s.conn.sendPacket(&p, false)
+	return s.conn.sendFrames(frames, false)
 }
 
 // handle runs the handlers of an event or ack packet from the client.

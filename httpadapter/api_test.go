@@ -150,10 +150,13 @@ func (a *apiServer) setup(s *core.Socket) {
 	})
 }
 
-// plain turns an argument as the wire gave it (sio.Raw) into a plain
-// value, for comparison and to send back.
+// plain turns an argument as the wire gave it (sio.Raw, or *sio.Raw from
+// Args.Values) into a plain value, for comparison and to send back.
 func plain(v any) any {
 	r, ok := v.(sio.Raw)
+	if p, isPtr := v.(*sio.Raw); isPtr && p != nil {
+		r, ok = *p, true
+	}
 	if !ok {
 		return v
 	}

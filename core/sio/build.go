@@ -33,6 +33,20 @@ func NewAck(nsp string, id int64, args []any) (Packet, error) {
 }
 
 func build(typ PacketType, nsp, name string, args []any) (Packet, error) {
+	var p Packet
+	err := encode(typ, name, args, func(data []byte, atts [][]byte) {
+		p = Packet{Type: binaryType(typ, len(atts)), Namespace: nsp, Data: append([]byte(nil), data...)}
+		if len(atts) > 0 {
+			p.Attachments = append([][]byte(nil), atts...)
+		}
+	})
+	return p, err
+}
+
+// encode writes the arguments of an event (with its name) or an ack into
+// a pooled buffer and hands it to fn with the attachments the []byte
+// values became; neither outlives fn.
+func encode(typ PacketType, name string, args []any, fn func(data []byte, atts [][]byte)) error {
 	b := packetBuilders.Get().(*packetBuilder)
 	defer func() {
 		clear(b.atts)
@@ -50,18 +64,48 @@ func build(typ PacketType, nsp, name string, args []any) (Packet, error) {
 	}
 	buf, atts, err := b.enc.AppendArgs(b.buf[:0], b.atts[:0], vals...)
 	if err != nil {
-		return Packet{}, err
+		return err
 	}
 	b.buf, b.atts = buf, atts
-	p := Packet{Type: typ, Namespace: nsp, Data: append([]byte(nil), buf...)}
-	if len(atts) > 0 {
-		p.Type = BinaryEvent
-		if typ == Ack {
-			p.Type = BinaryAck
-		}
-		p.Attachments = append([][]byte(nil), atts...)
+	fn(buf, atts)
+	return nil
+}
+
+// binaryType is typ (Event or Ack), or its binary form with attachments.
+func binaryType(typ PacketType, atts int) PacketType {
+	switch {
+	case atts == 0:
+		return typ
+	case typ == Ack:
+		return BinaryAck
 	}
-	return p, nil
+	return BinaryEvent
+}
+
+// AppendEventFrames appends to dst the Engine.IO messages of the packet
+// NewEvent builds, with ack id when hasID, as AppendFrames gives them:
+// the text frame is built in one buffer of its own, without the packet's
+// own copy of its data.
+func AppendEventFrames(dst []eio.Packet, nsp, name string, id int64, hasID bool, args []any) ([]eio.Packet, error) {
+	return appendFramesOf(dst, Event, nsp, name, id, hasID, args)
+}
+
+// AppendAckFrames appends to dst the Engine.IO messages of the packet
+// NewAck builds, as AppendEventFrames does for an event.
+func AppendAckFrames(dst []eio.Packet, nsp string, id int64, args []any) ([]eio.Packet, error) {
+	return appendFramesOf(dst, Ack, nsp, "", id, true, args)
+}
+
+func appendFramesOf(dst []eio.Packet, typ PacketType, nsp, name string, id int64, hasID bool, args []any) ([]eio.Packet, error) {
+	err := encode(typ, name, args, func(data []byte, atts [][]byte) {
+		p := Packet{Type: binaryType(typ, len(atts)), Namespace: nsp, ID: id, HasID: hasID, Attachments: atts}
+		frame := appendHeader(make([]byte, 0, len(data)+len(nsp)+24), &p)
+		dst = append(dst, eio.Packet{Type: eio.Message, Data: append(frame, data...)})
+		for _, a := range atts {
+			dst = append(dst, eio.Packet{Type: eio.Message, Binary: true, Data: a})
+		}
+	})
+	return dst, err
 }
 
 // AppendFrames appends the Engine.IO messages that carry p to dst: its text

@@ -67,6 +67,12 @@ type Packet struct {
 // AppendPacket does not validate p: the caller keeps Namespace, ID and Data
 // within the rules documented on [Packet].
 func AppendPacket(dst []byte, p *Packet) []byte {
+	return append(appendHeader(dst, p), p.Data...)
+}
+
+// appendHeader appends what comes before p's data in its text form: the
+// type, the attachment count, the namespace and the ack id.
+func appendHeader(dst []byte, p *Packet) []byte {
 	dst = append(dst, '0'+byte(p.Type))
 	if p.Type.isBinary() {
 		dst = strconv.AppendInt(dst, int64(len(p.Attachments)), 10)
@@ -79,5 +85,5 @@ func AppendPacket(dst []byte, p *Packet) []byte {
 	if p.HasID {
 		dst = strconv.AppendInt(dst, p.ID, 10)
 	}
-	return append(dst, p.Data...)
+	return dst
 }
