@@ -74,8 +74,8 @@ type ratio struct {
 	Value  float64 `json:"value"`
 	Target float64 `json:"target,omitempty"`
 	Met    *bool   `json:"target_met,omitempty"`
-	// With -rounds: the advantage in each round, in order (the one's a
-	// round lacks is left out); Value is that of the medians.
+	// With -rounds: the advantage in each round, in order (a round
+	// without one is left out); Value is that of the medians.
 	Rounds []float64 `json:"rounds,omitempty"`
 }
 
