@@ -9,12 +9,8 @@ import (
 
 // sendPacket queues p on c: its text frame, then its attachments.
 func (c *Conn) sendPacket(p *sio.Packet, volatile bool) error {
-	if c.remote == nil && len(p.Attachments) == 0 {
-		// The common case, on the stack: the session copies the frame.
-		var one [1]eio.Packet
-		return c.Send(volatile, sio.AppendFrames(one[:0], p)...)
-	}
-	return c.send(sio.AppendFrames(nil, p), volatile)
+	var one [1]eio.Packet // the common case, one frame, on the stack
+	return c.sendFrames(sio.AppendFrames(one[:0], p), volatile)
 }
 
 // sendFrames queues frames on c, which may be on the caller's stack: to
