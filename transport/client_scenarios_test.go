@@ -498,16 +498,23 @@ func TestClientScenario_Namespaces(t *testing.T) {
 		for _, x := range []*transport.ClientSocket{root, admin, dsock} {
 			x.OnDisconnect(func(r string) { offer(reasons, x.Namespace()+" "+r) })
 		}
-		// All four join at once, as one batch.
+		// All four join at once. The refused one goes last: a refusal
+		// that finds no other socket active closes the session, as the
+		// reference client does, and the next Connect would open a second.
 		errs := make(chan error, 4)
 		var wg sync.WaitGroup
-		for _, x := range []*transport.ClientSocket{root, admin, dsock, bad} {
+		join := func(x *transport.ClientSocket) {
 			wg.Go(func() {
 				if err := x.Connect(ctxT(t)); err != nil {
 					errs <- &nspErr{x.Namespace(), err}
 				}
 			})
 		}
+		for _, x := range []*transport.ClientSocket{root, admin, dsock} {
+			join(x)
+		}
+		waitFor(t, "three active sockets", func() bool { return root.Active() && admin.Active() && dsock.Active() })
+		join(bad)
 		wg.Wait()
 		close(errs)
 		var badErr error
