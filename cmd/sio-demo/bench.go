@@ -237,8 +237,8 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 		}
 		rep.add(phase{fmt.Sprintf("ack-%d", n), fmt.Sprintf("%s sending echo (%d bytes) with an ack, one at a time each; %v window", who, cfg.EchoPayload, cfg.Duration)},
 			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
-				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_reads_per_round_trip", "server_writes_per_round_trip",
-				"load_cpu_seconds", "other_cpu_seconds"},
+				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_user_us_per_round_trip", "server_system_us_per_round_trip",
+				"server_reads_per_round_trip", "server_writes_per_round_trip", "load_cpu_seconds", "other_cpu_seconds"},
 			each(func(r *serverResult) figures {
 				if i < len(r.Acks) {
 					return r.Acks[i].figures()
@@ -249,13 +249,14 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 	if cfg.PClients > 0 {
 		rep.add(phase{fmt.Sprintf("poll-%d", cfg.PClients), fmt.Sprintf("%d clients on HTTP long-polling alone sending echo (%d bytes) with an ack, one at a time each; %v window (the plain server has no polling)", cfg.PClients, cfg.EchoPayload, cfg.Duration)},
 			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
-				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_reads_per_round_trip", "server_writes_per_round_trip",
-				"load_cpu_seconds", "other_cpu_seconds"},
+				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_user_us_per_round_trip", "server_system_us_per_round_trip",
+				"server_reads_per_round_trip", "server_writes_per_round_trip", "load_cpu_seconds", "other_cpu_seconds"},
 			each(func(r *serverResult) figures { return r.Poll.figures() }))
 	}
 	rep.add(phase{"broadcast", fmt.Sprintf("%d clients receive each broadcast of %d bytes that one of them sends, at most %d in flight; %v window", cfg.BClients, cfg.Payload, cfg.InFlight, cfg.Duration)},
 		[]string{"broadcasts", "deliveries", "deliveries_per_second", "fanout_p50_ms", "fanout_p99_ms",
-			"server_cpu_seconds", "deliveries_per_server_cpu_second", "server_writes_per_delivery", "load_cpu_seconds", "other_cpu_seconds"},
+			"server_cpu_seconds", "deliveries_per_server_cpu_second", "server_user_us_per_delivery", "server_system_us_per_delivery",
+			"server_writes_per_delivery", "load_cpu_seconds", "other_cpu_seconds"},
 		each(func(r *serverResult) figures { return r.Bcast.figures() }))
 	rep.compare()
 	for _, r := range results {
@@ -307,7 +308,20 @@ func (a *ackResult) figures() figures {
 	if a.ServerCPU > 0 {
 		f["round_trips_per_server_cpu_second"] = float64(a.RoundTrips) / a.ServerCPU
 	}
+	cpuSplit(f, "round_trip", a.ServerCPU, a.ServerSysCPU, a.RoundTrips)
 	return f
+}
+
+// cpuSplit adds the server's CPU per unit (round trip, delivery) in
+// microseconds, in user mode and in the kernel: the system calls' share,
+// which every server pays alike for the same calls, apart from the code
+// each runs between them.
+func cpuSplit(f figures, unit string, cpu, sys float64, n int64) {
+	if cpu <= 0 || n <= 0 {
+		return
+	}
+	f["server_user_us_per_"+unit] = 1e6 * (cpu - sys) / float64(n)
+	f["server_system_us_per_"+unit] = 1e6 * sys / float64(n)
 }
 
 func (b *bcastResult) figures() figures {
@@ -323,6 +337,7 @@ func (b *bcastResult) figures() figures {
 	if b.ServerCPU > 0 {
 		f["deliveries_per_server_cpu_second"] = float64(b.Deliveries) / b.ServerCPU
 	}
+	cpuSplit(f, "delivery", b.ServerCPU, b.ServerSysCPU, b.Deliveries)
 	return f
 }
 
@@ -373,6 +388,7 @@ type ackResult struct {
 	RoundTrips   int64
 	PerSecond    float64
 	ServerCPU    float64
+	ServerSysCPU float64 // the part of ServerCPU spent in the kernel
 	LoadCPU      float64
 	OtherCPU     float64
 	ServerReads  float64
@@ -387,6 +403,7 @@ type bcastResult struct {
 	Deliveries   int64
 	PerSecond    float64
 	ServerCPU    float64
+	ServerSysCPU float64
 	LoadCPU      float64
 	OtherCPU     float64
 	ServerWrites float64
@@ -617,7 +634,8 @@ func waitIdle(ctx context.Context, p *serverProc) error {
 // the generator's CPU time at its start and end, and runs the profiles.
 type window struct {
 	start, end         time.Time
-	cpu0, cpu1         float64
+	cpu0, cpu1         float64 // the server's CPU, user and system
+	sys0, sys1         float64 // the server's system CPU alone
 	self0, self1       float64
 	all0, all1         float64 // the whole machine
 	reads0, reads1     int64   // the server's read system calls
@@ -631,10 +649,11 @@ func (w *window) run(ctx context.Context, p *serverProc) error {
 	if err := sleep(ctx, time.Until(w.start)); err != nil {
 		return err
 	}
-	var err error
-	if w.cpu0, err = cpuSeconds(p.pid); err != nil {
+	user, sys, err := cpuTimes(p.pid)
+	if err != nil {
 		return err
 	}
+	w.cpu0, w.sys0 = user+sys, sys
 	w.self0, _ = cpuSeconds(0)
 	w.all0, _ = machineBusySeconds()
 	w.reads0, w.writes0, _ = ioCalls(p.pid)
@@ -644,9 +663,10 @@ func (w *window) run(ctx context.Context, p *serverProc) error {
 	if err := sleep(ctx, time.Until(w.end)); err != nil {
 		return err
 	}
-	if w.cpu1, err = cpuSeconds(p.pid); err != nil {
+	if user, sys, err = cpuTimes(p.pid); err != nil {
 		return err
 	}
+	w.cpu1, w.sys1 = user+sys, sys
 	w.self1, _ = cpuSeconds(0)
 	w.all1, _ = machineBusySeconds()
 	w.reads1, w.writes1, _ = ioCalls(p.pid)
@@ -814,14 +834,15 @@ func (b *bench) roundTrips(ctx context.Context, p *serverProc, name string, rts 
 	slices.Sort(all)
 	secs := w.end.Sub(w.start).Seconds()
 	r := &ackResult{
-		Clients:    len(rts),
-		Seconds:    secs,
-		RoundTrips: int64(len(all)),
-		PerSecond:  float64(len(all)) / secs,
-		latencies:  all,
-		ServerCPU:  w.cpu1 - w.cpu0,
-		LoadCPU:    w.self1 - w.self0,
-		OtherCPU:   w.otherCPU(),
+		Clients:      len(rts),
+		Seconds:      secs,
+		RoundTrips:   int64(len(all)),
+		PerSecond:    float64(len(all)) / secs,
+		latencies:    all,
+		ServerCPU:    w.cpu1 - w.cpu0,
+		ServerSysCPU: w.sys1 - w.sys0,
+		LoadCPU:      w.self1 - w.self0,
+		OtherCPU:     w.otherCPU(),
 	}
 	if r.RoundTrips > 0 {
 		r.ServerReads = float64(w.reads1-w.reads0) / float64(r.RoundTrips)
@@ -891,15 +912,16 @@ func (b *bench) bcastPhase(ctx context.Context, p *serverProc) (*bcastResult, er
 	slices.Sort(fanout)
 	secs := w.end.Sub(w.start).Seconds()
 	r := &bcastResult{
-		Clients:    len(cs),
-		Seconds:    secs,
-		Broadcasts: sent,
-		Deliveries: d1 - d0,
-		PerSecond:  float64(d1-d0) / secs,
-		ServerCPU:  w.cpu1 - w.cpu0,
-		LoadCPU:    w.self1 - w.self0,
-		OtherCPU:   w.otherCPU(),
-		fanout:     fanout,
+		Clients:      len(cs),
+		Seconds:      secs,
+		Broadcasts:   sent,
+		Deliveries:   d1 - d0,
+		PerSecond:    float64(d1-d0) / secs,
+		ServerCPU:    w.cpu1 - w.cpu0,
+		ServerSysCPU: w.sys1 - w.sys0,
+		LoadCPU:      w.self1 - w.self0,
+		OtherCPU:     w.otherCPU(),
+		fanout:       fanout,
 	}
 	if r.Deliveries > 0 {
 		r.ServerWrites = float64(w.writes1-w.writes0) / float64(r.Deliveries)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -80,6 +81,7 @@ func TestBenchTool(t *testing.T) {
 				ack.v("ack_max_ms") < ack.v("ack_p99_ms") || ack.v("server_cpu_seconds") <= 0 || ack.v("round_trips_per_server_cpu_second") <= 0 {
 				t.Errorf("%s: ack phase, %d clients: %v", s.Name, n, ack.m)
 			}
+			checkCPUSplit(t, s.Name, ack, "round_trip", "round_trips_per_server_cpu_second")
 		}
 		if s.Name != "plain" {
 			poll := phaseFigures(t, rep, "poll-5", s.Name)
@@ -92,6 +94,7 @@ func TestBenchTool(t *testing.T) {
 		if bc.v("deliveries") <= 0 || bc.v("broadcasts") <= 0 || bc.v("server_cpu_seconds") <= 0 || bc.v("deliveries_per_server_cpu_second") <= 0 {
 			t.Errorf("%s: broadcast phase: %v", s.Name, bc.m)
 		}
+		checkCPUSplit(t, s.Name, bc, "delivery", "deliveries_per_server_cpu_second")
 		// Every broadcast reaches every client: the deliveries counted in
 		// the window can't exceed what was sent times the receivers.
 		if bc.v("deliveries") > bc.v("broadcasts")*20 {
@@ -370,4 +373,15 @@ func BenchmarkBroadcast100(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// checkCPUSplit checks that a phase's CPU per unit in user mode and in the
+// kernel are not negative and add up to the CPU per unit that its rate per
+// CPU-second gives.
+func checkCPUSplit(t *testing.T, server string, f figs, unit, rateKey string) {
+	t.Helper()
+	user, sys := f.v("server_user_us_per_"+unit), f.v("server_system_us_per_"+unit)
+	if total := 1e6 / f.v(rateKey); user < 0 || sys < 0 || math.Abs(user+sys-total) > 0.01*total {
+		t.Errorf("%s: CPU per %s: user %v µs + system %v µs, want %v in all", server, unit, user, sys, total)
+	}
 }

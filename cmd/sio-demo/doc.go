@@ -86,8 +86,12 @@
 // latency and time, so that above 1 always means the Go server does
 // better; the targets are against the reference server. It also
 // shows the CPU that other processes used during each window (a busy
-// machine disturbs the figures) and the servers' read and write system
-// calls per operation. -json prints everything as JSON; -profile DIR saves
+// machine disturbs the figures), the servers' read and write system
+// calls per operation, and their CPU per operation split into user mode
+// and the kernel (utime and stime): the kernel's share is that of the
+// system calls, which every server pays alike for the same calls, and
+// the user share is the code each runs between them. -json prints
+// everything as JSON; -profile DIR saves
 // the Go server's heap, CPU, allocation and scheduling profiles of each
 // phase, for go tool pprof and go tool trace.
 //

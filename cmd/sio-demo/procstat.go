@@ -40,31 +40,38 @@ func rssBytes(pid int) (int64, error) {
 // cpuSeconds is the CPU time process pid has used, user plus system
 // (utime+stime), in seconds.
 func cpuSeconds(pid int) (float64, error) {
+	user, sys, err := cpuTimes(pid)
+	return user + sys, err
+}
+
+// cpuTimes is the CPU time process pid (0: this one) has used in user
+// mode (utime) and in the kernel on its behalf (stime), in seconds.
+func cpuTimes(pid int) (user, sys float64, err error) {
 	name := "/proc/self/stat"
 	if pid > 0 {
 		name = fmt.Sprintf("/proc/%d/stat", pid)
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// the fields that follow start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("%s: no command name", name)
+		return 0, 0, fmt.Errorf("%s: no command name", name)
 	}
 	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("%s: too few fields", name)
+		return 0, 0, fmt.Errorf("%s: too few fields", name)
 	}
 	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%s: bad utime/stime", name)
+		return 0, 0, fmt.Errorf("%s: bad utime/stime", name)
 	}
-	return float64(ut+st) / clockTicks, nil
+	return float64(ut) / clockTicks, float64(st) / clockTicks, nil
 }
 
 // machineBusySeconds is the CPU time all processes have used, summed over

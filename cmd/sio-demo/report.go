@@ -115,6 +115,8 @@ var metricDefs = func() map[string]metricDef {
 		{"ack_p999_ms", "ack latency p99.9", "ms", "lower"},
 		{"ack_max_ms", "ack latency max", "ms", "lower"},
 		{"round_trips_per_server_cpu_second", "ack round trips per server CPU-second", "1/CPU-s", "higher"},
+		{"server_user_us_per_round_trip", "server CPU per round trip, user mode", "µs", "lower"},
+		{"server_system_us_per_round_trip", "server CPU per round trip, in the kernel", "µs", "lower"},
 		{"server_reads_per_round_trip", "server read syscalls per round trip", "", ""},
 		{"server_writes_per_round_trip", "server write syscalls per round trip", "", ""},
 		// Broadcasts.
@@ -124,6 +126,8 @@ var metricDefs = func() map[string]metricDef {
 		{"fanout_p50_ms", "broadcast fan-out p50 (send to last receipt)", "ms", "lower"},
 		{"fanout_p99_ms", "broadcast fan-out p99", "ms", "lower"},
 		{"deliveries_per_server_cpu_second", "broadcast deliveries per server CPU-second", "1/CPU-s", "higher"},
+		{"server_user_us_per_delivery", "server CPU per delivery, user mode", "µs", "lower"},
+		{"server_system_us_per_delivery", "server CPU per delivery, in the kernel", "µs", "lower"},
 		{"server_writes_per_delivery", "server write syscalls per delivery", "", ""},
 		// Memory.
 		{"rss_empty_mib", "server RSS with no connections", "MiB", ""},
