@@ -16,7 +16,7 @@ func listedIn(w *turnWatch, d *Driver) bool {
 }
 
 // A driver is listed by its first run and stays so across runs, until
-// watchLinger ticks after its last run began.
+// listLinger ticks after its last run began.
 func TestWatchListsOnce(t *testing.T) {
 	var w turnWatch
 	w.alive.Store(true) // no goroutine: the test ticks
@@ -40,10 +40,10 @@ func TestWatchListsOnce(t *testing.T) {
 	w.remove(d, 44)
 
 	start := w.tick.Load()
-	if n, _ := w.scan(start+watchLinger-1, nil); n != 1 || !listedIn(&w, d) {
+	if n, _ := w.scan(start+listLinger-1, nil); n != 1 || !listedIn(&w, d) {
 		t.Fatalf("%d listed before the linger ended", n)
 	}
-	if n, _ := w.scan(start+watchLinger, nil); n != 0 || listedIn(&w, d) || d.turns.listed.Load() {
+	if n, _ := w.scan(start+listLinger, nil); n != 0 || listedIn(&w, d) || d.turns.listed.Load() {
 		t.Fatalf("%d listed after the linger", n)
 	}
 	w.add(d, 48)
@@ -64,9 +64,9 @@ func TestWatchNeverLosesARun(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for !stop.Load() {
-			// Every scan is watchLinger ticks after the last: an idle
+			// Every scan is listLinger ticks after the last: an idle
 			// driver is unlisted at each.
-			w.scan(w.tick.Add(watchLinger), nil)
+			w.scan(w.tick.Add(listLinger), nil)
 		}
 	})
 	for run := uint64(4); run < 4*20000; run += 4 {
