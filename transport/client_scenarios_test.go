@@ -498,9 +498,10 @@ func TestClientScenario_Namespaces(t *testing.T) {
 		for _, x := range []*transport.ClientSocket{root, admin, dsock} {
 			x.OnDisconnect(func(r string) { offer(reasons, x.Namespace()+" "+r) })
 		}
-		// All four join at once. The refused one goes last: a refusal
-		// that finds no other socket active closes the session, as the
-		// reference client does, and the next Connect would open a second.
+		// All four join together, the refused one once the other three
+		// are active: a refusal that finds no socket active closes the
+		// session, as the reference client does, and the next Connect
+		// would open a second.
 		errs := make(chan error, 4)
 		var wg sync.WaitGroup
 		join := func(x *transport.ClientSocket) {
