@@ -230,15 +230,17 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 		[]string{"connects", "connect_seconds", "connect_rate", "rss_empty_mib", "rss_mib", "memory_per_conn_kib",
 			"rss_empty_settled_mib", "rss_settled_mib", "memory_per_conn_settled_kib"},
 		each(func(r *serverResult) figures { return r.Idle.figures() }))
+	// The figures of an ack phase, WebSocket or polling.
+	ackKeys := []string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
+		"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_user_us_per_round_trip", "server_system_us_per_round_trip",
+		"server_reads_per_round_trip", "server_writes_per_round_trip", "load_cpu_seconds", "other_cpu_seconds"}
 	for i, n := range cfg.Clients {
 		who := fmt.Sprintf("%d clients", n)
 		if n == 1 {
 			who = "1 client"
 		}
 		rep.add(phase{fmt.Sprintf("ack-%d", n), fmt.Sprintf("%s sending echo (%d bytes) with an ack, one at a time each; %v window", who, cfg.EchoPayload, cfg.Duration)},
-			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
-				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_user_us_per_round_trip", "server_system_us_per_round_trip",
-				"server_reads_per_round_trip", "server_writes_per_round_trip", "load_cpu_seconds", "other_cpu_seconds"},
+			ackKeys,
 			each(func(r *serverResult) figures {
 				if i < len(r.Acks) {
 					return r.Acks[i].figures()
@@ -248,9 +250,7 @@ func compareReport(cfg loadConfig, results []*serverResult) *report {
 	}
 	if cfg.PClients > 0 {
 		rep.add(phase{fmt.Sprintf("poll-%d", cfg.PClients), fmt.Sprintf("%d clients on HTTP long-polling alone sending echo (%d bytes) with an ack, one at a time each; %v window (the plain server has no polling)", cfg.PClients, cfg.EchoPayload, cfg.Duration)},
-			[]string{"round_trips", "round_trips_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
-				"server_cpu_seconds", "round_trips_per_server_cpu_second", "server_user_us_per_round_trip", "server_system_us_per_round_trip",
-				"server_reads_per_round_trip", "server_writes_per_round_trip", "load_cpu_seconds", "other_cpu_seconds"},
+			ackKeys,
 			each(func(r *serverResult) figures { return r.Poll.figures() }))
 	}
 	rep.add(phase{"broadcast", fmt.Sprintf("%d clients receive each broadcast of %d bytes that one of them sends, at most %d in flight; %v window", cfg.BClients, cfg.Payload, cfg.InFlight, cfg.Duration)},
